@@ -1,0 +1,154 @@
+"""Argument checks shared by the network, training and I/O.
+
+Every check raises with the caller's name, what was expected and what came, and never
+modifies its argument: conversions return new arrays (or the same array when no
+conversion is needed, which callers then only read).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+
+from refbp._types import SUPPORTED_DTYPES, FloatArray
+from refbp.errors import DTypeError, NonFiniteError, ShapeError, TargetError
+from refbp.losses import Loss
+
+# Probability rows must sum to 1 up to this much: loose enough for float32 one-hot or
+# softmax targets summed in any order, tight enough to catch un-normalised rows.
+PROBABILITY_ROW_ATOL = 1e-4
+
+
+def float_dtype(dtype: object, where: str) -> np.dtype[np.floating]:
+    """The network dtype named by ``dtype``: float32 or float64 only."""
+    try:
+        dt = np.dtype(dtype)  # type: ignore[call-overload]
+    except TypeError:
+        raise DTypeError(f"{where}: dtype must be float32 or float64, got {dtype!r}") from None
+    if dt.type not in SUPPORTED_DTYPES:
+        raise DTypeError(f"{where}: dtype must be float32 or float64, got {dt}")
+    return dt  # type: ignore[no-any-return]
+
+
+def as_numeric_array(x: object, name: str, where: str) -> np.ndarray:
+    """``x`` as an ndarray of a real numeric dtype (bool, integer or float), not copied."""
+    if isinstance(x, (str, bytes)):
+        raise DTypeError(f"{where}: {name} must be a numeric array, got {type(x).__name__}")
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise DTypeError(f"{where}: {name} must be a numeric array; {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise DTypeError(
+            f"{where}: {name} must hold real numbers (bool, int or float), got dtype {arr.dtype}"
+        )
+    return arr
+
+
+def check_finite(arr: np.ndarray, name: str, where: str) -> None:
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise NonFiniteError(
+            f"{where}: {name} must be finite, got {arr[tuple(bad)]} at index {tuple(bad.tolist())}"
+        )
+
+
+def batch_matrix(
+    x: object, name: str, where: str, cols: int, dtype: np.dtype[np.floating]
+) -> FloatArray:
+    """A (B, cols) matrix in the network dtype, B >= 1, finite."""
+    arr = as_numeric_array(x, name, where)
+    if arr.ndim != 2:
+        hint = f"; for one sample use {name}.reshape(1, -1)" if arr.ndim == 1 else ""
+        raise ShapeError(
+            f"{where}: {name} must be 2-D (batch, {cols}), got {arr.ndim}-D shape {arr.shape}{hint}"
+        )
+    if arr.shape[0] == 0:
+        raise ShapeError(f"{where}: {name} must have at least one row, got shape {arr.shape}")
+    if arr.shape[1] != cols:
+        raise ShapeError(
+            f"{where}: {name} must have {cols} columns to match the network, got shape {arr.shape}"
+        )
+    check_finite(arr, name, where)
+    out = arr.astype(dtype, copy=False)
+    if dtype == np.float32 and arr.dtype == np.float64:
+        # float64 data within float64 range can still overflow float32
+        check_finite(out, f"{name} (cast to float32)", where)
+    return out
+
+
+def targets(
+    y: object, where: str, batch: int, outputs: int, loss: Loss, dtype: np.dtype[np.floating]
+) -> FloatArray:
+    """Targets (batch, outputs) in the network dtype, valid for ``loss``; never broadcast."""
+    arr = as_numeric_array(y, "Y", where)
+    if arr.shape != (batch, outputs):
+        raise ShapeError(
+            f"{where}: Y must have shape ({batch}, {outputs}) to match X and the output layer, "
+            f"got {arr.shape}"
+        )
+    check_finite(arr, "Y", where)
+    out = arr.astype(dtype, copy=False)
+    if loss.targets == "unit_interval" and ((out < 0).any() or (out > 1).any()):
+        raise TargetError(
+            f"{where}: {loss.name} needs targets in [0, 1], got values in "
+            f"[{out.min()}, {out.max()}]"
+        )
+    if loss.targets == "probability_rows":
+        if (out < 0).any():
+            raise TargetError(
+                f"{where}: {loss.name} needs rows of Y that are probability vectors, "
+                f"got a negative entry {out.min()}"
+            )
+        sums = out.sum(axis=1, dtype=np.float64)
+        worst = int(np.argmax(np.abs(sums - 1.0)))
+        if abs(sums[worst] - 1.0) > PROBABILITY_ROW_ATOL:
+            raise TargetError(
+                f"{where}: {loss.name} needs rows of Y that sum to 1, "
+                f"got row {worst} summing to {sums[worst]}"
+            )
+    return out
+
+
+def positive_int(value: object, name: str, where: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise DTypeError(f"{where}: {name} must be an int, got {type(value).__name__} {value!r}")
+    if int(value) < minimum:
+        raise ValueError(f"{where}: {name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def real(
+    value: object,
+    name: str,
+    where: str,
+    *,
+    low: float,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise DTypeError(f"{where}: {name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    ok = (
+        math.isfinite(v)
+        and (v > low if low_open else v >= low)
+        and (v < high if high_open else v <= high)
+    )
+    if not ok:
+        lo = "(" if low_open else "["
+        hi = ")" if high_open or high == math.inf else "]"
+        raise ValueError(f"{where}: {name} must be finite and in {lo}{low}, {high}{hi}, got {v}")
+    return v
+
+
+def name_list(names: object, name: str, where: str) -> list[str]:
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        raise DTypeError(
+            f"{where}: {name} must be a list of names, one per layer, got {type(names).__name__}"
+        )
+    return list(names)

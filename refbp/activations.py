@@ -1,0 +1,237 @@
+"""The activation registry: each entry carries its forward map, its backward map and its kinks.
+
+Every entry is written with numerical care for pre-activations as large as ±1e4 (and far
+beyond): no overflow, no NaN, no RuntimeWarning, and float32 stays float32 (constants are
+Python floats, which NumPy 2 treats as "weak" and does not let promote an array).
+
+Kink conventions follow ``jax.nn``: relu'(0) = 0, leaky_relu'(0) = 1, elu'(0) = 1.
+
+Backward maps take (z, a, g) with g = dC/da and return dC/dz.  For the elementwise entries
+that is the ⊙ of the backprop equations, g ⊙ σ'(z), and ``derivative`` gives σ'(z) itself;
+softmax mixes a row, so its backward is a vector-Jacobian product and it has no
+elementwise derivative.
+
+Adding an activation is one ``_register(Activation(...))`` call here and one entry in the
+oracle's ``oracle.functions.ACTIVATIONS``; every test, benchmark and report iterates over
+the registries.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+
+from refbp._types import FloatArray
+
+__all__ = ["ACTIVATIONS", "Activation", "get_activation"]
+
+Derivative = Callable[[FloatArray, FloatArray], FloatArray]
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    """One activation function a = σ(z), applied to z (B, O).
+
+    ``derivative(z, a)`` is σ'(z) (B, O) for elementwise activations and ``None`` for
+    softmax.  ``backward(z, a, g)`` is dC/dz (B, O) given g = dC/da (B, O).
+    ``kinks`` lists the points where σ is not differentiable and a one-sided value is chosen.
+    """
+
+    name: str
+    forward: Callable[[FloatArray], FloatArray]
+    derivative: Derivative | None
+    vjp: Callable[[FloatArray, FloatArray, FloatArray], FloatArray] | None = None
+    kinks: tuple[float, ...] = ()
+    output_range: tuple[float, float] = (-math.inf, math.inf)
+
+    @property
+    def elementwise(self) -> bool:
+        return self.derivative is not None
+
+    def backward(self, z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
+        """dC/dz (B, O) from g = dC/da (B, O): g ⊙ σ'(z), or the VJP for softmax."""
+        if self.derivative is not None:
+            return g * self.derivative(z, a)
+        assert self.vjp is not None
+        return self.vjp(z, a, g)
+
+
+_REGISTRY: dict[str, Activation] = {}
+ACTIVATIONS: Mapping[str, Activation] = MappingProxyType(_REGISTRY)
+"""Name -> Activation.  Read-only view; entries are added by ``_register`` in this module."""
+
+
+def _register(entry: Activation) -> None:
+    if entry.name in _REGISTRY:
+        raise ValueError(f"activation {entry.name!r} is registered twice")
+    _REGISTRY[entry.name] = entry
+
+
+def get_activation(name: object, where: str = "refbp") -> Activation:
+    """The registry entry for ``name``; an unknown name lists the valid ones."""
+    from refbp.errors import DTypeError, UnknownNameError
+
+    if not isinstance(name, str):
+        raise DTypeError(
+            f"{where}: activation names must be strings, got {type(name).__name__} {name!r}"
+        )
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownNameError(
+            f"{where}: unknown activation {name!r}; valid names are {sorted(_REGISTRY)}"
+        ) from None
+
+
+# --- elementwise building blocks ------------------------------------------------------
+
+
+def _sigmoid(z: FloatArray) -> FloatArray:
+    # exp(-|z|) never overflows; both branches are exact rearrangements of 1/(1+e^-z).
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+# identity -------------------------------------------------------------------------------
+_register(
+    Activation(
+        name="identity",
+        forward=lambda z: z,  # a is z itself: nothing downstream writes to it
+        derivative=lambda z, a: np.ones_like(z),
+    )
+)
+
+# sigmoid: σ' reuses the value a, σ'(z) = a (1 - a) ---------------------------------------
+_register(
+    Activation(
+        name="sigmoid",
+        forward=_sigmoid,
+        derivative=lambda z, a: a * (1.0 - a),
+        output_range=(0.0, 1.0),
+    )
+)
+
+# tanh: tanh'(z) = 1 - a² --------------------------------------------------------------------
+_register(
+    Activation(
+        name="tanh",
+        forward=np.tanh,
+        derivative=lambda z, a: 1.0 - a * a,
+        output_range=(-1.0, 1.0),
+    )
+)
+
+# relu: relu'(0) = 0, as jax.nn.relu ---------------------------------------------------------
+_register(
+    Activation(
+        name="relu",
+        forward=lambda z: np.maximum(z, 0.0),
+        derivative=lambda z, a: (z > 0).astype(z.dtype),
+        kinks=(0.0,),
+        output_range=(0.0, math.inf),
+    )
+)
+
+# leaky_relu, slope 0.01: leaky_relu'(0) = 1, as jax.nn.leaky_relu ---------------------------
+LEAKY_SLOPE = 0.01
+_register(
+    Activation(
+        name="leaky_relu",
+        forward=lambda z: np.where(z >= 0, z, LEAKY_SLOPE * z),
+        derivative=lambda z, a: np.where(z >= 0, 1.0, LEAKY_SLOPE).astype(z.dtype),
+        kinks=(0.0,),
+    )
+)
+
+
+# elu, alpha 1: elu'(0) = 1, as jax.nn.elu ----------------------------------------------------
+def _elu(z: FloatArray) -> FloatArray:
+    # expm1 only of the non-positive part, so large positive z never reaches exp.
+    return np.where(z > 0, z, np.expm1(np.minimum(z, 0.0)))
+
+
+_register(
+    Activation(
+        name="elu",
+        forward=_elu,
+        # for z <= 0, d/dz expm1(z) = exp(z) = a + 1; exact at the kink: 0 + 1 = 1
+        derivative=lambda z, a: np.where(z > 0, 1.0, a + 1.0).astype(z.dtype),
+        kinks=(0.0,),
+        output_range=(-1.0, math.inf),
+    )
+)
+
+# softplus: log(1 + e^z) through logaddexp (no overflow); softplus' = sigmoid ---------------
+_register(
+    Activation(
+        name="softplus",
+        forward=lambda z: np.logaddexp(z.dtype.type(0), z),
+        derivative=lambda z, a: _sigmoid(z),
+        output_range=(0.0, math.inf),
+    )
+)
+
+# gelu, tanh approximation (jax.nn.gelu's default) --------------------------------------------
+GELU_C = math.sqrt(2.0 / math.pi)  # a Python float: weak, keeps float32 float32
+GELU_K = 0.044715
+# tanh of the inner argument is exactly ±1 in float64 once |z| > 10; clipping z there keeps
+# z³ from overflowing float32 (|z| > 7e12) without changing any result.
+_GELU_CLIP = 1.0e3
+
+
+def _gelu_tanh(z: FloatArray) -> FloatArray:
+    zc = np.clip(z, -_GELU_CLIP, _GELU_CLIP)
+    return np.tanh(GELU_C * (zc + GELU_K * zc * zc * zc))
+
+
+def _gelu(z: FloatArray) -> FloatArray:
+    return 0.5 * z * (1.0 + _gelu_tanh(z))
+
+
+def _gelu_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
+    t = _gelu_tanh(z)
+    zc = np.clip(z, -_GELU_CLIP, _GELU_CLIP)
+    # d/dz [z/2 (1 + t)] = (1 + t)/2 + z/2 (1 - t²) c (1 + 3k z²); (1 - t²) is exactly 0 where
+    # z was clipped, so using zc in the second term changes nothing and cannot overflow.
+    return 0.5 * (1.0 + t) + 0.5 * zc * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * GELU_K * zc * zc)
+
+
+_register(Activation(name="gelu", forward=_gelu, derivative=_gelu_derivative))
+
+
+# silu: z σ(z); silu' = σ(z) (1 + z (1 - σ(z))) --------------------------------------------
+def _silu_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
+    s = _sigmoid(z)
+    return s * (1.0 + z * (1.0 - s))
+
+
+_register(Activation(name="silu", forward=lambda z: z * _sigmoid(z), derivative=_silu_derivative))
+
+
+# softmax, row-wise: not elementwise, so backward is the VJP a ⊙ (g − Σ_j g_j a_j) ----------
+def softmax(z: FloatArray) -> FloatArray:
+    """Row-wise softmax of z (B, O), shifted by each row's max so exp never overflows."""
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    row_sums: FloatArray = e.sum(axis=1, keepdims=True)
+    out: FloatArray = e / row_sums
+    return out
+
+
+def _softmax_vjp(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
+    ga: FloatArray = (g * a).sum(axis=1, keepdims=True)
+    return a * (g - ga)
+
+
+_register(
+    Activation(
+        name="softmax",
+        forward=softmax,
+        derivative=None,
+        vjp=_softmax_vjp,
+        output_range=(0.0, 1.0),
+    )
+)

@@ -1,0 +1,38 @@
+"""``refbp verify | bench | train | mutate``: the command line.
+
+Each subcommand lives in ``refbp.commands`` and is imported only when chosen, so that
+``refbp train`` needs NumPy (plus the data extra) and never JAX.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+_COMMANDS = {
+    "verify": "check refbp against the JAX oracle with the Hypothesis suite",
+    "bench": "benchmark refbp against JAX (and PyTorch) and write reports/bench.md",
+    "train": "train a network on a dataset and write a learning curve",
+    "mutate": "plant classic backprop bugs and check that the suite catches each",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="refbp", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, help_text in _COMMANDS.items():
+        module = importlib.import_module(f"refbp.commands.{name}")
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    args = parser.parse_args(argv)
+    code: int = args._run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

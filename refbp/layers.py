@@ -1,0 +1,47 @@
+"""The dense layer as a pair of pure functions: z = x w + b forward, and its pull-back.
+
+Row-major batches: x (B, I), w (I, O), b (O,), z (B, O).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from refbp._types import FloatArray
+
+__all__ = ["DenseCache", "DenseGrads", "dense_backward", "dense_forward"]
+
+
+class DenseCache(NamedTuple):
+    """What the backward pass needs from the forward pass: the input x (B, I), weights w (I, O)."""
+
+    x: FloatArray
+    w: FloatArray
+
+
+class DenseGrads(NamedTuple):
+    """dC/dx (B, I), dC/dw (I, O) and dC/db (O,) of one dense layer."""
+
+    dx: FloatArray
+    dw: FloatArray
+    db: FloatArray
+
+
+def dense_forward(x: FloatArray, w: FloatArray, b: FloatArray) -> tuple[FloatArray, DenseCache]:
+    """z (B, O) = x (B, I) @ w (I, O) + b (O,), and the cache for ``dense_backward``."""
+    z = x @ w
+    z += b  # in place on the fresh product: one (B, O) temporary fewer
+    return z, DenseCache(x, w)
+
+
+def dense_backward(delta: FloatArray, cache: DenseCache, need_dx: bool = True) -> DenseGrads:
+    """Pull δ = dC/dz (B, O) back through z = x w + b.
+
+    BP3: ∂C/∂b = Σ_B δ (O,).   BP4: ∂C/∂w = xᵀ δ (I, O).   dC/dx = δ wᵀ (B, I), the
+    error handed to the layer below (BP2 multiplies it by σ' there).  ``need_dx=False``
+    skips that product where nobody wants it.
+    """
+    db = delta.sum(axis=0)
+    dw = cache.x.T @ delta
+    dx = delta @ cache.w.T if need_dx else delta[:, :0]
+    return DenseGrads(dx, dw, db)

@@ -1,0 +1,169 @@
+"""The loss registry: each entry carries C(a, y), its gradient ∇ₐC, and what its data must be.
+
+C is averaged over the batch: a (B, O) are the network's outputs, y (B, O) the targets.
+``value`` returns a 0-d array in the network's dtype; ``grad`` returns dC/da (B, O).
+
+Stable forms: log-sum-exp with the max shift for softmax cross-entropy, softplus via
+logaddexp for the sigmoid cross-entropy on logits, log1p for log(1 − a).  No entry
+overflows, or warns, for outputs as large as ±1e4.
+
+Adding a loss is one ``_register(Loss(...))`` call here and one entry in
+``oracle.functions.LOSSES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+import numpy as np
+
+from refbp._types import FloatArray
+from refbp.activations import softmax
+
+__all__ = ["LOSSES", "Loss", "get_loss"]
+
+TargetKind = Literal["real", "unit_interval", "probability_rows"]
+
+
+@dataclass(frozen=True, slots=True)
+class Loss:
+    """One loss C(a, y) with a, y (B, O), averaged over the B rows.
+
+    ``targets`` says what y must be: any real numbers, numbers in [0, 1], or rows that are
+    probability vectors.  ``output_activations``, if set, lists the output activations whose
+    values the loss can take (binary cross-entropy needs probabilities in (0, 1)).
+    """
+
+    name: str
+    value: Callable[[FloatArray, FloatArray], FloatArray]
+    grad: Callable[[FloatArray, FloatArray], FloatArray]
+    targets: TargetKind = "real"
+    output_activations: tuple[str, ...] | None = None
+
+
+_REGISTRY: dict[str, Loss] = {}
+LOSSES: Mapping[str, Loss] = MappingProxyType(_REGISTRY)
+"""Name -> Loss.  Read-only view; entries are added by ``_register`` in this module."""
+
+
+def _register(entry: Loss) -> None:
+    if entry.name in _REGISTRY:
+        raise ValueError(f"loss {entry.name!r} is registered twice")
+    _REGISTRY[entry.name] = entry
+
+
+def get_loss(name: object, where: str = "refbp") -> Loss:
+    """The registry entry for ``name``; an unknown name lists the valid ones."""
+    from refbp.errors import DTypeError, UnknownNameError
+
+    if not isinstance(name, str):
+        raise DTypeError(f"{where}: loss names must be strings, got {type(name).__name__}")
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownNameError(
+            f"{where}: unknown loss {name!r}; valid names are {sorted(_REGISTRY)}"
+        ) from None
+
+
+def _sum(x: FloatArray) -> FloatArray:
+    # A 0-d array in x's dtype: np.sum returns a NumPy scalar of the same dtype.
+    return np.asarray(x.sum())
+
+
+# mse: mean over all B·O entries of (a − y)² --------------------------------------------------
+def _mse(a: FloatArray, y: FloatArray) -> FloatArray:
+    d = a - y
+    return _sum(d * d) / d.size
+
+
+_register(Loss("mse", _mse, lambda a, y: (2.0 / a.size) * (a - y)))
+
+
+# quadratic: (1/2B) Σ ‖a − y‖², Nielsen's cost ---------------------------------------------
+def _quadratic(a: FloatArray, y: FloatArray) -> FloatArray:
+    d = a - y
+    return _sum(d * d) / (2 * len(a))
+
+
+_register(Loss("quadratic", _quadratic, lambda a, y: (a - y) / len(a)))
+
+# l1: mean of |a − y|; subgradient sign(0) = 0 where a == y ----------------------------------
+_register(
+    Loss(
+        "l1",
+        lambda a, y: _sum(np.abs(a - y)) / a.size,
+        lambda a, y: np.sign(a - y) / a.size,
+    )
+)
+
+
+# huber, δ = 1: ½d² for |d| ≤ 1, |d| − ½ beyond; gradient clip(d, −1, 1) -----------------
+def _huber(a: FloatArray, y: FloatArray) -> FloatArray:
+    d = np.abs(a - y)
+    return _sum(np.where(d <= 1.0, 0.5 * d * d, d - 0.5)) / a.size
+
+
+_register(Loss("huber", _huber, lambda a, y: np.clip(a - y, -1.0, 1.0) / a.size))
+
+
+# softmax_cross_entropy: −(1/B) Σ y · log softmax(a); a are logits --------------------------
+def _log_softmax(a: FloatArray) -> FloatArray:
+    shifted: FloatArray = a - a.max(axis=1, keepdims=True)
+    row_sums: FloatArray = np.exp(shifted).sum(axis=1, keepdims=True)
+    return shifted - np.log(row_sums)
+
+
+def _softmax_ce_grad(a: FloatArray, y: FloatArray) -> FloatArray:
+    # softmax(a) Σ_j y_j − y; Σ_j y_j = 1 for valid targets, kept so the gradient is exact
+    # for the targets actually given (their rows sum to 1 only to rounding).
+    y_mass: FloatArray = y.sum(axis=1, keepdims=True)
+    return (softmax(a) * y_mass - y) / len(a)
+
+
+_register(
+    Loss(
+        "softmax_cross_entropy",
+        lambda a, y: -_sum(y * _log_softmax(a)) / len(a),
+        _softmax_ce_grad,
+        targets="probability_rows",
+    )
+)
+
+
+# sigmoid_cross_entropy on logits: softplus(a) − y a = max(a, 0) − y a + log1p(e^{−|a|}) ------
+def _sigmoid_ce(a: FloatArray, y: FloatArray) -> FloatArray:
+    per_entry = np.maximum(a, 0.0) - y * a + np.log1p(np.exp(-np.abs(a)))
+    return _sum(per_entry) / len(a)
+
+
+def _sigmoid_ce_grad(a: FloatArray, y: FloatArray) -> FloatArray:
+    e = np.exp(-np.abs(a))
+    s = np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return (s - y) / len(a)
+
+
+_register(Loss("sigmoid_cross_entropy", _sigmoid_ce, _sigmoid_ce_grad, targets="unit_interval"))
+
+
+# binary_cross_entropy on probabilities a ∈ (0, 1): −(1/B) Σ [y log a + (1 − y) log1p(−a)] ----
+def _bce(a: FloatArray, y: FloatArray) -> FloatArray:
+    return -_sum(y * np.log(a) + (1.0 - y) * np.log1p(-a)) / len(a)
+
+
+def _bce_grad(a: FloatArray, y: FloatArray) -> FloatArray:
+    return ((1.0 - y) / (1.0 - a) - y / a) / len(a)
+
+
+_register(
+    Loss(
+        "binary_cross_entropy",
+        _bce,
+        _bce_grad,
+        targets="unit_interval",
+        output_activations=("sigmoid", "softmax"),
+    )
+)

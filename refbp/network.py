@@ -1,0 +1,335 @@
+"""The fully connected network and backpropagation, written as the four equations.
+
+Notation (Nielsen's, row-major): a⁰ = X (B, n₀); for layer l = 1..L,
+zˡ = aˡ⁻¹ Wˡ + bˡ (B, nₗ) with Wˡ (nₗ₋₁, nₗ) and bˡ (nₗ,), aˡ = σˡ(zˡ).  C is the loss of
+aᴸ against Y (B, n_L), averaged over the batch.  δˡ = ∂C/∂zˡ (B, nₗ), and
+
+    BP1  δᴸ = ∇ₐC ⊙ σ'(zᴸ)               (softmax: the vector-Jacobian product instead)
+    BP2  δˡ = (δˡ⁺¹ Wˡ⁺¹ᵀ) ⊙ σ'(zˡ)
+    BP3  ∂C/∂bˡ = Σ_batch δˡ
+    BP4  ∂C/∂Wˡ = aˡ⁻¹ᵀ δˡ
+
+and ∂C/∂X = δ¹ W¹ᵀ.  ``MLP.backprop`` returns every one of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import NamedTuple
+
+import numpy as np
+
+from refbp import _validate as check
+from refbp._types import FloatArray
+from refbp.activations import Activation, get_activation
+from refbp.errors import DTypeError, NumericalError, ShapeError, UnknownNameError
+from refbp.layers import DenseCache, dense_backward, dense_forward
+from refbp.losses import Loss, get_loss
+
+__all__ = ["MLP", "Backprop", "Forward"]
+
+# He initialisation suits the rectifier family (Var = 2/fan_in keeps activations' scale);
+# Glorot suits the symmetric, saturating ones.
+_HE_FAMILY = frozenset({"relu", "leaky_relu", "elu"})
+_INITS = ("auto", "he", "glorot")
+
+
+class Forward(NamedTuple):
+    """zs[l] and activations[l] (B, n_{l+1}) for every layer; activations[-1] is the output."""
+
+    zs: list[FloatArray]
+    activations: list[FloatArray]
+
+
+class Backprop(NamedTuple):
+    """Everything backpropagation computes for one batch.
+
+    loss: C (a float).  grad_weights[l] (n_l, n_{l+1}) and grad_biases[l] (n_{l+1},): ∂C/∂W, ∂C/∂b.
+    deltas[l] (B, n_{l+1}): δ = ∂C/∂z of each layer, output layer last.  grad_input (B, n_0): ∂C/∂X.
+    """
+
+    loss: float
+    grad_weights: list[FloatArray]
+    grad_biases: list[FloatArray]
+    deltas: list[FloatArray]
+    grad_input: FloatArray
+
+
+@contextmanager
+def numerics(where: str) -> Iterator[None]:
+    """Turn NumPy's overflow / invalid / divide-by-zero into a NumericalError.
+
+    Underflow is the normal fate of exp(−large) in the stable forms and stays silent.
+    """
+    try:
+        with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+            yield
+    except FloatingPointError as exc:
+        raise NumericalError(
+            f"{where}: the computation produced {exc} although every input was finite; "
+            "the inputs or weights are too large for this dtype (rescale them, or lower lr)"
+        ) from None
+
+
+class MLP:
+    """A fully connected network: dense layers, one activation per layer, one loss.
+
+    ``MLP(weights, biases, activations, loss)`` takes W_l (n_in, n_out), b_l (n_out,), an
+    activation name per layer and a loss name.  The network's dtype is W1's (float32 or
+    float64); every parameter is copied into it, so the caller's arrays are never touched.
+    """
+
+    def __init__(
+        self,
+        weights: Sequence[FloatArray],
+        biases: Sequence[FloatArray],
+        activations: Sequence[str],
+        loss: str,
+    ) -> None:
+        where = "MLP"
+        if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence):
+            raise DTypeError(f"{where}: weights must be a list of 2-D arrays, one per layer")
+        if isinstance(biases, np.ndarray) or not isinstance(biases, Sequence):
+            raise DTypeError(f"{where}: biases must be a list of 1-D arrays, one per layer")
+        if len(weights) == 0:
+            raise ShapeError(f"{where}: a network needs at least one layer, got no weights")
+        names = check.name_list(activations, "activations", where)
+        if not (len(weights) == len(biases) == len(names)):
+            raise ShapeError(
+                f"{where}: need one weight matrix, bias and activation per layer, got "
+                f"{len(weights)} weights, {len(biases)} biases and {len(names)} activations"
+            )
+        w0 = check.as_numeric_array(weights[0], "weights[0]", where)
+        if w0.dtype.kind != "f":
+            raise DTypeError(
+                f"{where}: weights[0] sets the network's dtype and must be float32 or float64, "
+                f"got {w0.dtype}"
+            )
+        dtype = check.float_dtype(w0.dtype, where)
+        self._acts: tuple[Activation, ...] = tuple(get_activation(n, where) for n in names)
+        self._loss: Loss = get_loss(loss, where)
+        self._w: list[FloatArray] = []
+        self._b: list[FloatArray] = []
+        for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+            wa = check.as_numeric_array(w, f"weights[{i}]", where)
+            ba = check.as_numeric_array(b, f"biases[{i}]", where)
+            if wa.ndim != 2:
+                raise ShapeError(
+                    f"{where}: weights[{i}] must be 2-D (n_in, n_out), got shape {wa.shape}"
+                )
+            if 0 in wa.shape:
+                raise ShapeError(f"{where}: weights[{i}] has an empty dimension: {wa.shape}")
+            if i > 0 and wa.shape[0] != self._w[-1].shape[1]:
+                raise ShapeError(
+                    f"{where}: weights do not chain: weights[{i - 1}] has shape "
+                    f"{self._w[-1].shape} so weights[{i}] must have {self._w[-1].shape[1]} rows, "
+                    f"got shape {wa.shape}"
+                )
+            if ba.shape != (wa.shape[1],):
+                raise ShapeError(
+                    f"{where}: biases[{i}] must have shape ({wa.shape[1]},) to match "
+                    f"weights[{i}] {wa.shape}, got {ba.shape}"
+                )
+            check.check_finite(wa, f"weights[{i}]", where)
+            check.check_finite(ba, f"biases[{i}]", where)
+            # np.array copies: the network owns its parameters and trains them in place.
+            self._w.append(np.array(wa, dtype=dtype))
+            self._b.append(np.array(ba, dtype=dtype))
+            check.check_finite(self._w[-1], f"weights[{i}] (as {dtype})", where)
+            check.check_finite(self._b[-1], f"biases[{i}] (as {dtype})", where)
+        allowed = self._loss.output_activations
+        if allowed is not None and self._acts[-1].name not in allowed:
+            raise UnknownNameError(
+                f"{where}: loss {self._loss.name!r} needs probabilities in (0, 1), so the "
+                f"output activation must be one of {list(allowed)}, got {self._acts[-1].name!r}"
+                " (for logits use 'sigmoid_cross_entropy')"
+            )
+        self._dtype = dtype
+
+    # --- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def init(
+        cls,
+        sizes: Sequence[int],
+        activations: Sequence[str],
+        loss: str,
+        dtype: object = np.float64,
+        seed: int | None = 0,
+        scheme: str = "auto",
+    ) -> MLP:
+        """A new network with layer widths ``sizes`` = [n_in, n_1, ..., n_out].
+
+        Weights: He normal, N(0, 2/fan_in), for relu/leaky_relu/elu layers and Glorot uniform,
+        U(±√(6/(fan_in+fan_out))), for the rest (``scheme="auto"``), or one scheme for all
+        (``"he"``, ``"glorot"``).  Biases are zero.  Values are drawn in float64 from
+        ``numpy.random.default_rng(seed)`` and then cast, so a float32 and a float64 network of
+        the same seed hold the same numbers to float32 rounding.
+        """
+        where = "MLP.init"
+        if isinstance(sizes, (str, np.ndarray)) or not isinstance(sizes, Sequence):
+            raise DTypeError(f"{where}: sizes must be a list of ints, got {type(sizes).__name__}")
+        dims = [check.positive_int(s, f"sizes[{i}]", where) for i, s in enumerate(sizes)]
+        if len(dims) < 2:
+            raise ShapeError(
+                f"{where}: sizes must list the input width and at least one layer, got {dims}"
+            )
+        names = check.name_list(activations, "activations", where)
+        if len(names) != len(dims) - 1:
+            raise ShapeError(
+                f"{where}: sizes {dims} describe {len(dims) - 1} layers, "
+                f"got {len(names)} activations"
+            )
+        if scheme not in _INITS:
+            raise UnknownNameError(f"{where}: unknown scheme {scheme!r}; valid are {list(_INITS)}")
+        dt = check.float_dtype(dtype, where)
+        rng = np.random.default_rng(seed)
+        weights, biases = [], []
+        for fan_in, fan_out, name in zip(dims[:-1], dims[1:], names, strict=True):
+            use_he = scheme == "he" or (scheme == "auto" and name in _HE_FAMILY)
+            if use_he:
+                w = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
+            else:
+                limit = np.sqrt(6.0 / (fan_in + fan_out))
+                w = rng.uniform(-limit, limit, size=(fan_in, fan_out))
+            weights.append(w.astype(dt))
+            biases.append(np.zeros(fan_out, dtype=dt))
+        return cls(weights, biases, names, loss)
+
+    # --- read-only description ----------------------------------------------------------
+
+    @property
+    def weights(self) -> list[FloatArray]:
+        """The network's own weight arrays W_l (n_l, n_{l+1}); ``train`` updates them in place."""
+        return list(self._w)
+
+    @property
+    def biases(self) -> list[FloatArray]:
+        """The network's own bias arrays b_l (n_{l+1},)."""
+        return list(self._b)
+
+    @property
+    def activations(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self._acts)
+
+    @property
+    def loss(self) -> str:
+        return self._loss.name
+
+    @property
+    def dtype(self) -> np.dtype[np.floating]:
+        return self._dtype
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self._w[0].shape[0], *(w.shape[1] for w in self._w)]
+
+    def __repr__(self) -> str:
+        return (
+            f"MLP(sizes={self.sizes}, activations={list(self.activations)}, "
+            f"loss={self.loss!r}, dtype={self._dtype})"
+        )
+
+    # --- input checks -------------------------------------------------------------------
+
+    def _inputs(self, X: object, where: str) -> FloatArray:
+        return check.batch_matrix(X, "X", where, self._w[0].shape[0], self._dtype)
+
+    def _targets(self, Y: object, batch: int, where: str) -> FloatArray:
+        return check.targets(Y, where, batch, self._w[-1].shape[1], self._loss, self._dtype)
+
+    def _diagnose_parameters(self, where: str) -> None:
+        """Name a non-finite parameter if one is the reason a result is not finite."""
+        for i, (w, b) in enumerate(zip(self._w, self._b, strict=True)):
+            check.check_finite(w, f"weights[{i}]", where)
+            check.check_finite(b, f"biases[{i}]", where)
+
+    # --- forward and backward -----------------------------------------------------------
+
+    def _forward(self, x: FloatArray) -> Forward:
+        zs: list[FloatArray] = []
+        acts: list[FloatArray] = []
+        a = x
+        for w, b, act in zip(self._w, self._b, self._acts, strict=True):
+            z, _ = dense_forward(a, w, b)
+            a = act.forward(z)
+            zs.append(z)
+            acts.append(a)
+        return Forward(zs, acts)
+
+    def forward(self, X: FloatArray) -> Forward:
+        """Every layer's z and a for X (B, n_in): what the backward pass reuses."""
+        x = self._inputs(X, "MLP.forward")
+        with numerics("MLP.forward"):
+            fw = self._forward(x)
+        if not np.isfinite(fw.activations[-1]).all():
+            self._diagnose_parameters("MLP.forward")
+        return fw
+
+    def predict(self, X: FloatArray) -> FloatArray:
+        """The output activations aᴸ (B, n_out) for X (B, n_in)."""
+        x = self._inputs(X, "MLP.predict")
+        with numerics("MLP.predict"):
+            out = self._forward(x).activations[-1]
+        if not np.isfinite(out).all():
+            self._diagnose_parameters("MLP.predict")
+        return out
+
+    def _output_loss(self, out: FloatArray, y: FloatArray, where: str) -> FloatArray:
+        if self._loss.output_activations is not None and ((out <= 0).any() or (out >= 1).any()):
+            raise NumericalError(
+                f"{where}: {self._loss.name} needs outputs strictly inside (0, 1), but the "
+                f"{self._acts[-1].name} output saturated to {out.min()}..{out.max()} in "
+                f"{self._dtype}; train on logits with 'sigmoid_cross_entropy' instead"
+            )
+        return self._loss.value(out, y)
+
+    def evaluate(self, X: FloatArray, Y: FloatArray) -> float:
+        """The loss C of the network on X (B, n_in) against Y (B, n_out)."""
+        where = "MLP.evaluate"
+        x = self._inputs(X, where)
+        y = self._targets(Y, x.shape[0], where)
+        with numerics(where):
+            c = self._output_loss(self._forward(x).activations[-1], y, where)
+        if not np.isfinite(c):
+            self._diagnose_parameters(where)
+        return float(c)
+
+    def backprop(self, X: FloatArray, Y: FloatArray) -> Backprop:
+        """Loss, every δ, ∂C/∂W, ∂C/∂b and ∂C/∂X for the batch X (B, n_in), Y (B, n_out)."""
+        where = "MLP.backprop"
+        x = self._inputs(X, where)
+        y = self._targets(Y, x.shape[0], where)
+        return self._backprop(x, y, where, need_grad_input=True)
+
+    def _backprop(
+        self, x: FloatArray, y: FloatArray, where: str, need_grad_input: bool
+    ) -> Backprop:
+        """Backprop on already-checked x, y (the training loop calls this directly)."""
+        with numerics(where):
+            fw = self._forward(x)
+            out = fw.activations[-1]
+            c = self._output_loss(out, y, where)
+            if not np.isfinite(c):
+                self._diagnose_parameters(where)
+            L = len(self._w)
+            deltas: list[FloatArray] = [x[:0]] * L
+            grad_w: list[FloatArray] = [x[:0]] * L
+            grad_b: list[FloatArray] = [x[:0]] * L
+            # BP1: δᴸ = ∇ₐC ⊙ σ'(zᴸ)  (for softmax, the VJP of ∇ₐC)
+            delta = self._acts[-1].backward(fw.zs[-1], out, self._loss.grad(out, y))
+            grad_input = x[:0]
+            for i in range(L - 1, -1, -1):  # i is layer l = i + 1 of the equations
+                deltas[i] = delta
+                a_prev = fw.activations[i - 1] if i > 0 else x
+                need_dx = i > 0 or need_grad_input
+                # BP3 and BP4: ∂C/∂b = Σ_B δ, ∂C/∂W = aˡ⁻¹ᵀ δ; and δ Wᵀ for the layer below
+                g = dense_backward(delta, DenseCache(a_prev, self._w[i]), need_dx=need_dx)
+                grad_w[i], grad_b[i] = g.dw, g.db
+                if i > 0:
+                    # BP2: δˡ = (δˡ⁺¹ Wˡ⁺¹ᵀ) ⊙ σ'(zˡ)
+                    delta = self._acts[i - 1].backward(fw.zs[i - 1], fw.activations[i - 1], g.dx)
+                else:
+                    grad_input = g.dx
+        return Backprop(float(c), grad_w, grad_b, deltas, grad_input)
