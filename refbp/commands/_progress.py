@@ -1,4 +1,4 @@
-"""A progress display: rich's bar when rich is installed and stdout is a terminal, plain lines otherwise."""
+"""Progress display: a rich bar on a terminal with rich installed, plain lines otherwise."""
 
 from __future__ import annotations
 

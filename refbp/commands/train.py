@@ -87,12 +87,12 @@ def _split(
     rng = np.random.default_rng(seed)
     if labels is None:
         perm = rng.permutation(n)
-        k = int(round(n * fraction))
+        k = round(n * fraction)
         return perm[k:], perm[:k]
     train_idx, test_idx = [], []
     for c in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == c))
-        k = int(round(len(idx) * fraction))
+        k = round(len(idx) * fraction)
         test_idx.append(idx[:k])
         train_idx.append(idx[k:])
     return rng.permutation(np.concatenate(train_idx)), np.sort(np.concatenate(test_idx))
@@ -174,8 +174,8 @@ def run(args: argparse.Namespace) -> int:
         "loss": loss,
         "dtype": args.dtype,
         "epochs": args.epochs,
-        "train_samples": int(len(tr)),
-        "test_samples": int(len(te)),
+        "train_samples": len(tr),
+        "test_samples": len(te),
         "final_train_loss": history[-1] if history else None,
         "final_test_loss": test_curve[-1] if test_curve else None,
         "seconds": round(seconds, 3),
