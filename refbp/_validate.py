@@ -56,6 +56,26 @@ def check_finite(arr: np.ndarray, name: str, where: str) -> None:
         )
 
 
+def cast(
+    arr: np.ndarray, dtype: np.dtype[np.floating], name: str, where: str, *, copy: bool = False
+) -> FloatArray:
+    """``arr`` (finite) in ``dtype``; a value too large for ``dtype`` is an error, not a warning.
+
+    NumPy warns "overflow encountered in cast" and returns inf when, say, 1e300 is cast to
+    float32; here the cast is silent and the overflow is reported with the value and index.
+    ``copy=True`` always returns a new array (the network owns its parameters).
+    """
+    with np.errstate(over="ignore"):
+        out = arr.astype(dtype, copy=copy)
+    if out is not arr and out.dtype.kind == "f" and not np.isfinite(out).all():
+        bad = tuple(np.argwhere(~np.isfinite(out))[0].tolist())
+        raise NonFiniteError(
+            f"{where}: {name} must fit in the network's dtype {np.dtype(dtype)}, got {arr[bad]} "
+            f"at index {bad}, which overflows to {out[bad]}"
+        )
+    return out
+
+
 def batch_matrix(
     x: object, name: str, where: str, cols: int, dtype: np.dtype[np.floating]
 ) -> FloatArray:
@@ -73,11 +93,7 @@ def batch_matrix(
             f"{where}: {name} must have {cols} columns to match the network, got shape {arr.shape}"
         )
     check_finite(arr, name, where)
-    out = arr.astype(dtype, copy=False)
-    if dtype == np.float32 and arr.dtype == np.float64:
-        # float64 data within float64 range can still overflow float32
-        check_finite(out, f"{name} (cast to float32)", where)
-    return out
+    return cast(arr, dtype, name, where)
 
 
 def targets(
@@ -91,7 +107,7 @@ def targets(
             f"got {arr.shape}"
         )
     check_finite(arr, "Y", where)
-    out = arr.astype(dtype, copy=False)
+    out = cast(arr, dtype, "Y", where)
     if loss.targets == "unit_interval" and ((out < 0).any() or (out > 1).any()):
         raise TargetError(
             f"{where}: {loss.name} needs targets in [0, 1], got values in "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "DTypeError",
+    "FormatError",
     "NonFiniteError",
     "NumericalError",
     "RefbpError",
@@ -28,6 +29,10 @@ class ShapeError(RefbpError, ValueError):
 
 class DTypeError(RefbpError, TypeError):
     """An argument has the wrong type or an unsupported dtype."""
+
+
+class FormatError(RefbpError, ValueError):
+    """A file that is not what it should be (e.g. not an archive written by ``refbp.save``)."""
 
 
 class NonFiniteError(RefbpError, ValueError):

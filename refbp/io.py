@@ -8,11 +8,12 @@ the network's dtype.
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from refbp.errors import ShapeError
+from refbp.errors import DTypeError, FormatError, RefbpError
 from refbp.network import MLP
 
 __all__ = ["load", "save"]
@@ -21,7 +22,9 @@ FORMAT = "refbp-mlp-1"
 
 
 def save(net: MLP, path: str | os.PathLike[str]) -> Path:
-    """Write ``net`` to ``path`` (``.npz`` is appended by NumPy if missing); return the path."""
+    """Write ``net`` to ``path`` (``.npz`` is appended if missing); return the path written."""
+    if not isinstance(net, MLP):
+        raise DTypeError(f"save: net must be a refbp.MLP, got {type(net).__name__}")
     arrays: dict[str, np.ndarray] = {
         "format": np.array(FORMAT),
         "activations": np.array(net.activations, dtype=np.str_),
@@ -37,12 +40,78 @@ def save(net: MLP, path: str | os.PathLike[str]) -> Path:
     return p
 
 
+def _read(path: str | os.PathLike[str], shown: str) -> dict[str, np.ndarray]:
+    """Every array of the archive, read with allow_pickle=False."""
+    p = Path(path)
+    if not p.exists() and p.suffix != ".npz" and p.with_name(p.name + ".npz").exists():
+        p = p.with_name(p.name + ".npz")  # what save() wrote for this path
+    try:
+        archive = np.load(p, allow_pickle=False)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"load: no such file {shown}") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        # a pickle, a text file, a truncated or corrupt archive
+        raise FormatError(
+            f"load: {shown} is not a .npz archive written by refbp.save ({exc})"
+        ) from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise FormatError(
+            f"load: {shown} holds a single array (.npy), expected a .npz archive written by "
+            "refbp.save"
+        )
+    with archive:
+        arrays: dict[str, np.ndarray] = {}
+        for key in archive.files:
+            try:
+                arrays[key] = archive[key]
+            except ValueError as exc:
+                raise FormatError(
+                    f"load: {shown} holds an object (pickled) array {key!r}, which is refused: "
+                    f"loading never unpickles ({exc})"
+                ) from None
+            except (OSError, EOFError, zipfile.BadZipFile) as exc:
+                raise FormatError(
+                    f"load: {shown} is corrupt: cannot read {key!r} ({exc})"
+                ) from None
+    return arrays
+
+
+def _text(arr: np.ndarray | None, ndim: int) -> bool:
+    return arr is not None and arr.dtype.kind == "U" and arr.ndim == ndim
+
+
 def load(path: str | os.PathLike[str]) -> MLP:
-    """Read a network written by ``save``; the archive is opened with allow_pickle=False."""
-    with np.load(path, allow_pickle=False) as data:
-        if "format" not in data or str(data["format"]) != FORMAT:
-            raise ShapeError(f"load: {os.fspath(path)!r} is not a refbp network ({FORMAT}) archive")
-        names = [str(n) for n in data["activations"]]
-        weights = [data[f"W{i}"] for i in range(len(names))]
-        biases = [data[f"b{i}"] for i in range(len(names))]
-        return MLP(weights, biases, names, str(data["loss"]))
+    """Read a network written by ``save``; the archive is opened with allow_pickle=False.
+
+    Anything else (a missing file aside, which raises FileNotFoundError) raises a
+    ``FormatError`` that names the file and what was wrong with it.
+    """
+    shown = repr(os.fspath(path))
+    arrays = _read(path, shown)
+    fmt = arrays.get("format")
+    if not _text(fmt, 0) or str(fmt) != FORMAT:
+        got = "no 'format' key" if fmt is None else f"format {fmt!r}"
+        raise FormatError(
+            f"load: {shown} is not a refbp network archive: expected format {FORMAT!r}, got {got}"
+        )
+    names, loss = arrays.get("activations"), arrays.get("loss")
+    if names is None or not _text(names, 1) or len(names) == 0:
+        raise FormatError(
+            f"load: {shown}: expected 'activations' to be a 1-D array of names, got {names!r}"
+        )
+    if loss is None or not _text(loss, 0):
+        raise FormatError(f"load: {shown}: expected 'loss' to be one name, got {loss!r}")
+    n = len(names)
+    expected = {"format", "activations", "loss"} | {f"W{i}" for i in range(n)}
+    expected |= {f"b{i}" for i in range(n)}
+    if set(arrays) != expected:
+        raise FormatError(
+            f"load: {shown}: a {n}-layer network needs exactly the keys {sorted(expected)}, "
+            f"got {sorted(arrays)}"
+        )
+    weights = [arrays[f"W{i}"] for i in range(n)]
+    biases = [arrays[f"b{i}"] for i in range(n)]
+    try:
+        return MLP(weights, biases, [str(s) for s in names], str(loss))
+    except RefbpError as exc:
+        raise type(exc)(f"load: {shown} does not hold a valid network: {exc}") from None

@@ -21,7 +21,6 @@ from typing import Literal
 import numpy as np
 
 from refbp._types import FloatArray
-from refbp.activations import softmax
 
 __all__ = ["LOSSES", "Loss", "get_loss"]
 
@@ -118,10 +117,28 @@ def _log_softmax(a: FloatArray) -> FloatArray:
 
 
 def _softmax_ce_grad(a: FloatArray, y: FloatArray) -> FloatArray:
-    # softmax(a) Σ_j y_j − y; Σ_j y_j = 1 for valid targets, kept so the gradient is exact
-    # for the targets actually given (their rows sum to 1 only to rounding).
+    """(softmax(a) Σ_j y_j − y) / B, without the cancellation of p − 1 where p ≈ 1.
+
+    Σ_j y_j = 1 for valid targets; it is kept so the gradient is exact for the targets
+    actually given.  In the column of each row's largest logit, p_m Σy − y_m is rewritten as
+    p_m Σ_{j≠m} y_j − (1 − p_m) y_m with 1 − p_m = r / (1 + r), r = Σ_{j≠m} e^{a_j − a_m}:
+    a confident, correct prediction (p_m = 1 − 1e-6) then keeps all its digits instead of
+    the one or two that p_m − 1 leaves in float32.
+    """
+    e = np.exp(a - a.max(axis=1, keepdims=True))
+    rows = np.arange(len(a))
+    m = e.argmax(axis=1)  # e[rows, m] == 1 exactly after the max shift
+    e_others = e.copy()
+    e_others[rows, m] = 0.0
+    r = e_others.sum(axis=1)
+    total: FloatArray = e.sum(axis=1, keepdims=True)
+    p = e / total
     y_mass: FloatArray = y.sum(axis=1, keepdims=True)
-    return (softmax(a) * y_mass - y) / len(a)
+    g = p * y_mass - y
+    y_m = y[rows, m]
+    g[rows, m] = p[rows, m] * (y_mass[:, 0] - y_m) - (r / (1.0 + r)) * y_m
+    out: FloatArray = g / len(a)
+    return out
 
 
 _register(
@@ -141,9 +158,19 @@ def _sigmoid_ce(a: FloatArray, y: FloatArray) -> FloatArray:
 
 
 def _sigmoid_ce_grad(a: FloatArray, y: FloatArray) -> FloatArray:
+    """(σ(a) − y) / B, written (1 − y) σ(a) − y σ(−a).
+
+    y = 1 with a ≫ 0 (or y = 0 with a ≪ 0) would otherwise subtract two numbers near 1;
+    σ(a) and σ(−a) = 1 − σ(a) both come from e = exp(−|a|) at full relative accuracy.
+    """
     e = np.exp(-np.abs(a))
-    s = np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    return (s - y) / len(a)
+    big = 1.0 / (1.0 + e)  # σ(|a|)
+    small = e / (1.0 + e)  # σ(−|a|)
+    pos = a >= 0
+    s = np.where(pos, big, small)  # σ(a)
+    s_neg = np.where(pos, small, big)  # σ(−a)
+    out: FloatArray = ((1.0 - y) * s - y * s_neg) / len(a)
+    return out
 
 
 _register(Loss("sigmoid_cross_entropy", _sigmoid_ce, _sigmoid_ce_grad, targets="unit_interval"))

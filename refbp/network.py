@@ -133,9 +133,9 @@ class MLP:
                 )
             check.check_finite(wa, f"weights[{i}]", where)
             check.check_finite(ba, f"biases[{i}]", where)
-            # np.array copies: the network owns its parameters and trains them in place.
-            self._w.append(np.array(wa, dtype=dtype))
-            self._b.append(np.array(ba, dtype=dtype))
+            # copy=True: the network owns its parameters and trains them in place.
+            self._w.append(check.cast(wa, dtype, f"weights[{i}]", where, copy=True))
+            self._b.append(check.cast(ba, dtype, f"biases[{i}]", where, copy=True))
             check.check_finite(self._w[-1], f"weights[{i}] (as {dtype})", where)
             check.check_finite(self._b[-1], f"biases[{i}] (as {dtype})", where)
         allowed = self._loss.output_activations

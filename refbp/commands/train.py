@@ -10,13 +10,17 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from refbp._types import FloatArray
 from refbp.commands._progress import Progress
+
+if TYPE_CHECKING:
+    from refbp.network import MLP
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -53,23 +57,61 @@ def _load_file(path: Path, target: str | None) -> tuple[FloatArray, np.ndarray]:
     if not path.exists():
         raise SystemExit(f"refbp train: no such file {path}")
     if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as f:
-            keys = set(f.files)
-            if "X" not in keys or not ({"y", "Y"} & keys):
-                raise SystemExit(f"refbp train: {path} must hold arrays 'X' and 'y', has {keys}")
-            return np.asarray(f["X"], dtype=np.float64), np.asarray(f["y" if "y" in keys else "Y"])
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                keys = set(f.files)
+                if "X" not in keys or not ({"y", "Y"} & keys):
+                    raise SystemExit(
+                        f"refbp train: {path} must hold arrays 'X' and 'y', has {sorted(keys)}"
+                    )
+                X, y = f["X"], f["y" if "y" in keys else "Y"]
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise SystemExit(f"refbp train: cannot read {path} as a .npz archive: {exc}") from None
+        if X.dtype.kind not in "biuf":
+            raise SystemExit(f"refbp train: {path}: X must be numeric, got dtype {X.dtype}")
+        return np.asarray(X, dtype=np.float64), np.asarray(y)
     if path.suffix == ".csv":
         with path.open() as fh:
-            first = fh.readline().strip().split(",")
+            first = [c.strip() for c in fh.readline().strip().split(",")]
         has_header = any(not _is_number(c) for c in first)
-        table = np.loadtxt(path, delimiter=",", skiprows=1 if has_header else 0, ndmin=2)
+        try:
+            table = np.loadtxt(path, delimiter=",", skiprows=1 if has_header else 0, ndmin=2)
+        except ValueError as exc:
+            raise SystemExit(f"refbp train: cannot read {path} as numeric csv: {exc}") from None
         col = table.shape[1] - 1
         if target is not None:
-            col = first.index(target) if has_header and target in first else int(target)
+            if has_header and target in first:
+                col = first.index(target)
+            else:
+                try:
+                    col = int(target)
+                except ValueError:
+                    valid = first if has_header else list(range(table.shape[1]))
+                    raise SystemExit(
+                        f"refbp train: --target {target!r} is not a column of {path}; "
+                        f"columns are {valid}"
+                    ) from None
+            if not -table.shape[1] <= col < table.shape[1]:
+                raise SystemExit(
+                    f"refbp train: --target {col} is out of range for {table.shape[1]} columns"
+                )
         y = table[:, col]
         X = np.delete(table, col, axis=1)
         return X, y
     raise SystemExit(f"refbp train: --data must be .npz or .csv, got {path.suffix!r}")
+
+
+def _are_labels(y: np.ndarray) -> bool:
+    """One column of class labels: strings or booleans, or at most 1000 distinct integers."""
+    if y.ndim != 1:
+        return False
+    if y.dtype.kind in "bUS":
+        return True
+    if y.dtype.kind in "iu":
+        return len(np.unique(y)) <= 1000
+    if y.dtype.kind == "f" and np.isfinite(y).all():
+        return bool(np.array_equal(y, np.round(y))) and len(np.unique(y)) <= 1000
+    return False
 
 
 def _is_number(s: str) -> bool:
@@ -121,33 +163,19 @@ def _plot(history: list[float], test_curve: list[float], path: Path, title: str)
     return True
 
 
-def run(args: argparse.Namespace) -> int:
+def _fit(
+    net: MLP,
+    Xs: FloatArray,
+    Y: FloatArray,
+    tr: np.ndarray,
+    te: np.ndarray,
+    name: str,
+    args: argparse.Namespace,
+) -> tuple[list[float], list[float]]:
+    """Train ``net`` on rows ``tr``; return (training loss, held-out loss) per epoch."""
     import refbp
 
-    start = time.perf_counter()
-    name = "digits" if args.dataset else args.data.stem
-    X, y = _load_digits() if args.dataset == "digits" else _load_file(args.data, args.target)
-    y = np.asarray(y)
-    classification = y.ndim == 1 and np.allclose(y, np.round(y)) and len(np.unique(y)) <= 1000
-    if classification:
-        classes, labels = np.unique(y, return_inverse=True)
-        Y = np.eye(len(classes))[labels]
-        loss, out_act = "softmax_cross_entropy", "identity"
-    else:
-        labels = None
-        Y = y.reshape(len(y), -1).astype(np.float64)
-        loss, out_act = "mse", "identity"
-    tr, te = _split(len(X), args.test_fraction, args.seed, labels)
-    # Standardise with training statistics only, so the held-out split stays unseen.
-    mu, sd = X[tr].mean(axis=0), X[tr].std(axis=0)
-    sd[sd == 0] = 1.0
-    Xs = (X - mu) / sd
-    sizes = [X.shape[1], *args.hidden, Y.shape[1]]
-    acts = [args.activation] * len(args.hidden) + [out_act]
-    net = refbp.MLP.init(sizes, acts, loss, dtype=np.dtype(args.dtype), seed=args.seed)
     test_curve: list[float] = []
-    history: list[float] = []
-
     with Progress(f"training on {name}", total=args.epochs) as bar:
 
         def on_epoch(epoch: int, value: float) -> None:
@@ -166,6 +194,56 @@ def run(args: argparse.Namespace) -> int:
             weight_decay=args.weight_decay,
             on_epoch=on_epoch,
         )
+    return history, test_curve
+
+
+def run(args: argparse.Namespace) -> int:
+    import refbp
+
+    start = time.perf_counter()
+    name = "digits" if args.dataset else args.data.stem
+    X, y = _load_digits() if args.dataset == "digits" else _load_file(args.data, args.target)
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1 and y.dtype.kind in "biuUS":
+        y = y[:, 0]  # one column of labels
+    if X.ndim != 2 or len(X) == 0:
+        raise SystemExit(f"refbp train: X must be a non-empty 2-D array, got shape {X.shape}")
+    if len(y) != len(X):
+        raise SystemExit(f"refbp train: X has {len(X)} rows but the targets have {len(y)}")
+    if not np.isfinite(X).all():
+        bad = tuple(np.argwhere(~np.isfinite(X))[0].tolist())
+        raise SystemExit(f"refbp train: X must be finite, got {X[bad]} at index {bad}")
+    classification = _are_labels(y)
+    if classification:
+        classes, labels = np.unique(y, return_inverse=True)
+        Y = np.eye(len(classes))[labels]
+        loss, out_act = "softmax_cross_entropy", "identity"
+    else:
+        labels = None
+        Y = y.reshape(len(y), -1).astype(np.float64)
+        loss, out_act = "mse", "identity"
+    if not 0.0 < args.test_fraction < 1.0:
+        raise SystemExit(
+            f"refbp train: --test-fraction must be in (0, 1), got {args.test_fraction}"
+        )
+    tr, te = _split(len(X), args.test_fraction, args.seed, labels)
+    if len(tr) == 0 or len(te) == 0:
+        raise SystemExit(
+            f"refbp train: {len(X)} samples split into {len(tr)} for training and {len(te)} "
+            f"held out (--test-fraction {args.test_fraction}); both must be non-empty"
+        )
+    # Standardise with training statistics only, so the held-out split stays unseen.
+    mu, sd = X[tr].mean(axis=0), X[tr].std(axis=0)
+    sd[sd == 0] = 1.0
+    Xs = (X - mu) / sd
+    sizes = [X.shape[1], *args.hidden, Y.shape[1]]
+    acts = [args.activation] * len(args.hidden) + [out_act]
+    try:
+        net = refbp.MLP.init(sizes, acts, loss, dtype=np.dtype(args.dtype), seed=args.seed)
+        history, test_curve = _fit(net, Xs, Y, tr, te, name, args)
+    except (refbp.RefbpError, ValueError) as exc:  # refbp's messages name the culprit
+        raise SystemExit(f"refbp train: {exc}") from None
+
     seconds = time.perf_counter() - start
     summary: dict[str, Any] = {
         "dataset": name,
@@ -187,9 +265,9 @@ def run(args: argparse.Namespace) -> int:
     png = args.out / f"train-{name}.png"
     title = f"{name}: {sizes} {args.activation}, {loss}"
     summary["plot"] = str(png) if _plot(history, test_curve, png, title) else None
-    (args.out / f"train-{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
     if args.save is not None:
         summary["saved"] = str(refbp.save(net, args.save))
+    (args.out / f"train-{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
     for k, v in summary.items():
         print(f"{k:>18}: {v}")
     return 0
