@@ -175,8 +175,9 @@ _register(
     Activation(
         name="elu",
         forward=_elu,
-        # for z <= 0, d/dz expm1(z) = exp(z) = a + 1; exact at the kink: 0 + 1 = 1
-        derivative=lambda z, a: np.where(z > 0, 1.0, a + 1.0).astype(z.dtype),
+        # for z <= 0, d/dz expm1(z) = exp(z), taken directly: a + 1 would cancel to 0 once
+        # a rounds to -1 (z = -30 in float32: 9.4e-14 becomes 0).  exp(0) = 1 at the kink.
+        derivative=lambda z, a: np.where(z > 0, 1.0, np.exp(np.minimum(z, 0.0))).astype(z.dtype),
         kinks=(0.0,),
         output_range=(-1.0, math.inf),
     )
@@ -193,28 +194,36 @@ _register(
 )
 
 # gelu, tanh approximation (jax.nn.gelu's default) --------------------------------------------
+# gelu(z) = z/2 (1 + tanh u), u = c (z + k z³).  Since (1 + tanh u)/2 = σ(2u) exactly, it is
+# computed as z σ(2u) with the stable sigmoid: 1 + tanh u would cancel for z < −3 and leave
+# float32 with no correct digit at z = −5.
 GELU_C = math.sqrt(2.0 / math.pi)  # a Python float: weak, keeps float32 float32
 GELU_K = 0.044715
-# tanh of the inner argument is exactly ±1 in float64 once |z| > 10; clipping z there keeps
-# z³ from overflowing float32 (|z| > 7e12) without changing any result.
+# σ(2u) is exactly 0 or 1 in float64 once |z| > 10; clipping z there keeps z³ from
+# overflowing float32 (|z| > 7e12) without changing any result.
 _GELU_CLIP = 1.0e3
 
 
-def _gelu_tanh(z: FloatArray) -> FloatArray:
+def _gelu_parts(z: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(σ(2u), σ'(2u), zc): the gate, its slope, and z clipped for the polynomial."""
     zc = np.clip(z, -_GELU_CLIP, _GELU_CLIP)
-    return np.tanh(GELU_C * (zc + GELU_K * zc * zc * zc))
+    two_u = (2.0 * GELU_C) * (zc + GELU_K * zc * zc * zc)
+    e = np.exp(-np.abs(two_u))
+    gate = np.where(two_u >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    slope = e / ((1.0 + e) * (1.0 + e))
+    return gate, slope, zc
 
 
 def _gelu(z: FloatArray) -> FloatArray:
-    return 0.5 * z * (1.0 + _gelu_tanh(z))
+    gate, _, _ = _gelu_parts(z)
+    return z * gate
 
 
 def _gelu_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
-    t = _gelu_tanh(z)
-    zc = np.clip(z, -_GELU_CLIP, _GELU_CLIP)
-    # d/dz [z/2 (1 + t)] = (1 + t)/2 + z/2 (1 - t²) c (1 + 3k z²); (1 - t²) is exactly 0 where
-    # z was clipped, so using zc in the second term changes nothing and cannot overflow.
-    return 0.5 * (1.0 + t) + 0.5 * zc * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * GELU_K * zc * zc)
+    # d/dz [z σ(2u)] = σ(2u) + z σ'(2u) · 2c (1 + 3k z²); σ'(2u) is exactly 0 wherever z was
+    # clipped, so the clipped zc in the polynomial changes nothing and cannot overflow.
+    gate, slope, zc = _gelu_parts(z)
+    return gate + zc * slope * (2.0 * GELU_C) * (1.0 + 3.0 * GELU_K * zc * zc)
 
 
 _register(Activation(name="gelu", forward=_gelu, derivative=_gelu_derivative))
