@@ -1,0 +1,54 @@
+"""Hypothesis profiles and the verification record, shared by every test module.
+
+Profiles, chosen by the HYPOTHESIS_PROFILE environment variable (default ``quick``):
+
+* ``quick``    the README's test command and ``refbp verify``'s default: a few minutes.
+* ``ci``       what CI runs: derandomized (the same examples every run), no example
+               database, no deadline, and the reproduction blob printed on failure.
+* ``thorough`` ten times the examples; meant for ``pytest -n auto`` (pytest-xdist).
+
+Property tests that are cheap per example scale their example count from the profile's
+``max_examples`` (see ``strategies.examples``), so one knob sizes the whole suite.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings
+
+_COMMON = dict(
+    deadline=None,  # the first example of a new bucket compiles (XLA); time is not the property
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
+settings.register_profile("quick", max_examples=100, **_COMMON)  # type: ignore[arg-type]
+settings.register_profile(
+    "ci",
+    max_examples=100,
+    derandomize=True,
+    database=None,
+    **_COMMON,  # type: ignore[arg-type]
+)
+settings.register_profile("thorough", max_examples=1000, **_COMMON)  # type: ignore[arg-type]
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
+
+# JAX's persistent compilation cache: a second run loads executables instead of compiling.
+# Importing the oracle is cheap; tests that do not use it never trigger a compile.
+_CACHE = os.environ.get(
+    "REFBP_JAX_CACHE", str(Path(__file__).resolve().parent.parent / ".jax_cache")
+)
+try:
+    from oracle.fast import enable_persistent_cache
+
+    if _CACHE:
+        enable_persistent_cache(_CACHE)
+except ImportError:  # refbp's own tests run without JAX
+    pass
+
+
+def pytest_sessionfinish(session: object, exitstatus: int) -> None:
+    from tests import record
+
+    record.flush()

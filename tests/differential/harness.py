@@ -1,0 +1,128 @@
+"""Run one generated case through refbp and the oracle and judge it with the tolerance model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import refbp
+from oracle.domains import PROBABILITY_OUTPUT_LOSSES
+from oracle.fast import backprop_fast, backprop_many, loss_grad_fast
+from oracle.functions import ACTIVATION_SPECS, LOSS_SPECS
+from oracle.network import OracleResult, predict
+from tests import record
+from tests.agreement import (
+    Sensitivity,
+    Verdict,
+    compare,
+    magnitudes,
+    perturbation,
+    perturbed_copies,
+    unit_roundoff,
+)
+from tests.strategies import NetCase
+
+
+def output_conditioning(
+    loss: str, ref: OracleResult, y: np.ndarray, dtype: type, rowwise_output: bool
+) -> tuple[float, float]:
+    """χ of the loss value and of δᴸ: their sensitivity to rounding the output aᴸ alone.
+
+    δᴸ = ∇ₐC(aᴸ) ⊙ σ'(zᴸ) (or softmax's VJP of ∇ₐC); perturbing aᴸ moves ∇ₐC while σ'
+    stays, as it does in refbp, where σ' comes from z and ∇ₐC from the rounded a.
+    """
+    rho = perturbation(dtype)
+    a = ref.output
+    d_out = np.asarray(ref.deltas[-1], np.float64)
+    c0, g0 = loss_grad_fast(loss, a, y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(g0 != 0, d_out / g0, 0.0)  # σ'(zᴸ), recovered from the oracle
+    chi_v = chi_g = 1.0
+    nd = float(np.linalg.norm(d_out))
+    for (a_k,) in perturbed_copies([a], dtype, seed=1):
+        if loss in PROBABILITY_OUTPUT_LOSSES:
+            # stay a probability: where rounding up would reach 1, round down instead
+            a_k = np.where(a_k >= 1.0, a - (a_k - a), a_k)
+        c_k, g_k = loss_grad_fast(loss, a_k, y)
+        assert np.isfinite(c_k) and np.isfinite(g_k).all(), "perturbed output left the domain"
+        if c0 != 0:
+            chi_v = max(chi_v, abs(c_k - c0) / (rho * abs(c0)))
+        dg = g_k - g0
+        if rowwise_output:
+            moved = a * (dg - (dg * a).sum(axis=1, keepdims=True))
+        else:
+            moved = dg * slope
+        if nd > 0:
+            chi_g = max(chi_g, float(np.linalg.norm(moved)) / (rho * nd))
+    return chi_v, chi_g
+
+
+def oracle_sensitivity(case: NetCase, ref: OracleResult) -> Sensitivity:
+    """The oracle on two copies of the case's parameters and data perturbed by ±ρ, and χ."""
+    s = case.structure
+    L = s.depth
+    # Targets are inputs too: perturbing them exposes cancellation in ∇ₐC such as p − y with
+    # p ≈ y.  A probability row then sums to 1 ± ρ, which the oracle's formulas accept.
+    arrays = [*case.weights, *case.biases, case.X, case.Y]
+    runs = []
+    for c in perturbed_copies(arrays, s.dtype, seed=case.seed):
+        runs.append((c[:L], c[L : 2 * L], c[2 * L], c[2 * L + 1]))
+    rowwise = [ACTIVATION_SPECS[name].rowwise for name in s.activations]
+    chi_v, chi_g = output_conditioning(
+        s.loss, ref, np.asarray(case.Y, np.float64), s.dtype, rowwise[-1]
+    )
+    inputs = [np.asarray(case.X, np.float64)] + [
+        predict(case.weights[:k], case.biases[:k], list(s.activations[:k]), case.X)
+        for k in range(1, L)
+    ]
+    y64 = np.asarray(case.Y, np.float64)
+    _, g_out = loss_grad_fast(s.loss, ref.output, y64)
+    share = unit_roundoff(np.float64) / unit_roundoff(s.dtype)
+    spec = LOSS_SPECS[s.loss]
+    count = y64.size if spec.normaliser == "entries" else len(y64)
+    g_terms = np.abs(g_out) + (np.abs(ref.output) + np.abs(y64)) / count
+    m = magnitudes(ref, case.weights, inputs, ref.output, g_out, g_terms, rowwise, share)
+    return Sensitivity(backprop_many(runs, list(s.activations), s.loss), chi_v, chi_g, m)
+
+
+def saturated(case: NetCase, ref: OracleResult) -> bool:
+    """Is a probability-valued output within rounding reach of 0 or 1 in the case's dtype?
+
+    refbp computes the output in the case's dtype; an exact probability within 64 unit
+    roundoffs of 0 or 1 may legitimately round onto it, where the loss is infinite.
+    """
+    out = ref.output
+    reach = 64 * unit_roundoff(case.structure.dtype)
+    return bool((np.minimum(out, 1.0 - out) <= reach).any())
+
+
+def check_network(case: NetCase) -> Verdict | None:
+    """Compare every backprop quantity; None if the case is legitimately not computable."""
+    s = case.structure
+    ref = backprop_fast(case.weights, case.biases, list(s.activations), s.loss, case.X, case.Y)
+    net = case.net()
+    try:
+        got = net.backprop(case.X, case.Y)
+    except refbp.NumericalError:
+        # Only one refusal is legitimate: a probability loss whose output saturated to 0 or 1
+        # in this dtype, where the loss is infinite.  Anything else is a refbp bug.
+        if s.loss in PROBABILITY_OUTPUT_LOSSES and saturated(case, ref):
+            return None
+        raise
+    verdict = compare(
+        got,
+        ref,
+        dtype=s.dtype,
+        depth=s.depth,
+        width=max(*s.sizes, s.batch),
+        sensitivity=lambda: oracle_sensitivity(case, ref),
+        context=f"{case!r}:\n  ",
+    )
+    record.add(
+        "network",
+        s.activations,
+        s.loss,
+        np.dtype(s.dtype).name,
+        verdict.errors,
+        verdict.worst_ratio,
+    )
+    return verdict

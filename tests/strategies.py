@@ -1,0 +1,197 @@
+"""Every Hypothesis strategy of the suite: structure first, then data.
+
+A network case is drawn as its structure (depth 1-6, widths 1-64, batch 1-64, an activation
+per layer from the whole registry, a loss, a dtype) and then the numbers that fill it: a
+seed for NumPy's generator plus the scales and the share of exact zeros, all drawn by
+Hypothesis so that it can shrink them.  Drawing numbers from a seed rather than element by
+element keeps examples cheap (thousands per minute) while Hypothesis still controls the
+things that matter: shapes, names, scales, zeros (which put pre-activations exactly on the
+kinks) and saturation.
+
+Random draws never contain subnormals (normal and uniform draws at these scales cannot
+produce them, and ``_no_subnormals`` checks); the subnormal boundary is tested explicitly.
+
+Registries drive everything: activations and losses come from ``refbp.ACTIVATIONS`` and
+``refbp.LOSSES``, target domains from ``oracle.domains``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import settings
+from hypothesis import strategies as st
+
+import refbp
+from oracle.domains import PROBABILITY_ACTIVATIONS, PROBABILITY_OUTPUT_LOSSES, TARGET_KINDS
+
+ACTIVATION_NAMES: tuple[str, ...] = tuple(sorted(refbp.ACTIVATIONS))
+LOSS_NAMES: tuple[str, ...] = tuple(sorted(refbp.LOSSES))
+DTYPES: tuple[type[np.floating], ...] = (np.float32, np.float64)
+MAX_DEPTH, MAX_WIDTH, MAX_BATCH = 6, 64, 64
+
+
+def examples(factor: float) -> int:
+    """``factor`` times the loaded profile's max_examples: one knob sizes the whole suite."""
+    return max(1, int(settings.default.max_examples * factor))
+
+
+def output_activations(loss: str) -> tuple[str, ...]:
+    """Output activations ``loss`` is defined for: all, or only probability-valued ones."""
+    return PROBABILITY_ACTIVATIONS if loss in PROBABILITY_OUTPUT_LOSSES else ACTIVATION_NAMES
+
+
+@dataclass(frozen=True)
+class Structure:
+    sizes: tuple[int, ...]  # (n_in, n_1, ..., n_out)
+    activations: tuple[str, ...]
+    loss: str
+    dtype: type[np.floating]
+    batch: int
+
+    @property
+    def depth(self) -> int:
+        return len(self.activations)
+
+
+@dataclass(frozen=True)
+class NetCase:
+    """A network and a batch, ready for ``refbp.MLP`` and the oracle.  Arrays are in ``dtype``."""
+
+    structure: Structure
+    weights: list[np.ndarray] = field(repr=False)
+    biases: list[np.ndarray] = field(repr=False)
+    X: np.ndarray = field(repr=False)
+    Y: np.ndarray = field(repr=False)
+    seed: int = 0
+    scales: tuple[float, float] = (1.0, 1.0)  # (weight gain, input scale)
+    zero_share: float = 0.0
+
+    def net(self) -> refbp.MLP:
+        s = self.structure
+        return refbp.MLP(self.weights, self.biases, list(s.activations), s.loss)
+
+    def __repr__(self) -> str:  # what Hypothesis prints for a falsifying example
+        s = self.structure
+        return (
+            f"NetCase(sizes={list(s.sizes)}, activations={list(s.activations)}, loss={s.loss!r}, "
+            f"dtype={np.dtype(s.dtype).name}, batch={s.batch}, seed={self.seed}, "
+            f"gain={self.scales[0]}, x_scale={self.scales[1]}, zero_share={self.zero_share})"
+        )
+
+
+@st.composite
+def structures(
+    draw: st.DrawFn,
+    *,
+    loss: str | None = None,
+    dtype: type[np.floating] | None = None,
+    max_depth: int = MAX_DEPTH,
+    max_width: int = MAX_WIDTH,
+    max_batch: int = MAX_BATCH,
+) -> Structure:
+    depth = draw(st.integers(1, max_depth))
+    sizes = tuple(draw(st.integers(1, max_width)) for _ in range(depth + 1))
+    loss_name = loss if loss is not None else draw(st.sampled_from(LOSS_NAMES))
+    hidden = tuple(draw(st.sampled_from(ACTIVATION_NAMES)) for _ in range(depth - 1))
+    out = draw(st.sampled_from(output_activations(loss_name)))
+    dt = dtype if dtype is not None else draw(st.sampled_from(DTYPES))
+    batch = draw(st.integers(1, max_batch))
+    return Structure(sizes, (*hidden, out), loss_name, dt, batch)
+
+
+def _no_subnormals(a: np.ndarray) -> np.ndarray:
+    tiny = np.finfo(a.dtype).tiny
+    assert not ((a != 0) & (np.abs(a) < tiny)).any(), "a random draw produced a subnormal"
+    return a
+
+
+def targets(rng: np.random.Generator, loss: str, shape: tuple[int, int]) -> np.ndarray:
+    """Float64 targets valid for ``loss``: reals, numbers in [0, 1], or probability rows."""
+    kind = TARGET_KINDS[loss]
+    B, O = shape
+    if kind == "real":
+        return rng.normal(0.0, 1.0, shape)
+    if kind == "unit_interval":
+        y = rng.uniform(0.0, 1.0, shape)
+        # the ends of the interval are valid and exercise the log terms' edges
+        y[rng.random(shape) < 0.2] = 0.0
+        y[rng.random(shape) < 0.2] = 1.0
+        return y
+    # probability rows: half one-hot, half soft
+    if rng.random() < 0.5:
+        return np.eye(O)[rng.integers(0, O, B)]
+    p = rng.gamma(1.0, 1.0, shape) + 1e-3
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def fill(
+    structure: Structure, seed: int, gain: float, x_scale: float, zero_share: float
+) -> NetCase:
+    """The numbers of a case: drawn in float64, then rounded once to the case's dtype.
+
+    Weights ~ N(0, gain²/fan_in) keep every pre-activation's spread near gain·x_scale, so
+    units are neither all saturated nor all linear.  ``zero_share`` of the inputs and biases
+    are set to exactly 0: a row of zero inputs with zero biases puts z exactly on the kinks.
+    """
+    rng = np.random.default_rng(seed)
+    s = structure
+    ws, bs = [], []
+    for fan_in, fan_out in zip(s.sizes[:-1], s.sizes[1:], strict=True):
+        ws.append(rng.normal(0.0, gain / np.sqrt(fan_in), (fan_in, fan_out)))
+        b = rng.normal(0.0, 0.5, fan_out)
+        b[rng.random(fan_out) < zero_share] = 0.0
+        bs.append(b)
+    X = rng.normal(0.0, x_scale, (s.batch, s.sizes[0]))
+    X[rng.random(X.shape) < zero_share] = 0.0
+    if zero_share > 0 and s.batch > 1:
+        X[rng.integers(0, s.batch)] = 0.0  # at least one all-zero row
+    Y = targets(rng, s.loss, (s.batch, s.sizes[-1]))
+    dt = s.dtype
+    cast = [_no_subnormals(np.asarray(a, dtype=dt)) for a in (*ws, *bs, X, Y)]
+    L = s.depth
+    return NetCase(
+        s, cast[:L], cast[L : 2 * L], cast[-2], cast[-1], seed, (gain, x_scale), zero_share
+    )
+
+
+@st.composite
+def net_cases(
+    draw: st.DrawFn,
+    structure: st.SearchStrategy[Structure] | None = None,
+    **structure_kwargs: object,
+) -> NetCase:
+    s = draw(structure if structure is not None else structures(**structure_kwargs))  # type: ignore[arg-type]
+    seed = draw(st.integers(0, 2**32 - 1))
+    gain = draw(st.sampled_from([1.0, 0.5, 2.0]))
+    x_scale = draw(st.sampled_from([1.0, 0.1, 3.0]))
+    zero_share = draw(st.sampled_from([0.0, 0.25, 1.0]))
+    return fill(s, seed, gain, x_scale, zero_share)
+
+
+@st.composite
+def matrices(
+    draw: st.DrawFn,
+    *,
+    dtype: type[np.floating] | None = None,
+    max_rows: int = MAX_BATCH,
+    max_cols: int = MAX_WIDTH,
+    scale: float | None = None,
+) -> np.ndarray:
+    """A (B, n) matrix: normal draws at a drawn scale, with a drawn share of exact zeros."""
+    rows = draw(st.integers(1, max_rows))
+    cols = draw(st.integers(1, max_cols))
+    seed = draw(st.integers(0, 2**32 - 1))
+    sc = scale if scale is not None else draw(st.sampled_from([1.0, 0.01, 5.0, 30.0]))
+    zero_share = draw(st.sampled_from([0.0, 0.3]))
+    dt = dtype if dtype is not None else draw(st.sampled_from(DTYPES))
+    rng = np.random.default_rng(seed)
+    m = rng.normal(0.0, sc, (rows, cols))
+    m[rng.random(m.shape) < zero_share] = 0.0
+    return _no_subnormals(m.astype(dt))
+
+
+def like(m: np.ndarray, seed: int, scale: float = 1.0) -> np.ndarray:
+    """A random upstream gradient shaped and typed like ``m`` (never all ones: see DESIGN §3)."""
+    return np.random.default_rng(seed).normal(0.0, scale, m.shape).astype(m.dtype)
