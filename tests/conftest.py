@@ -51,4 +51,14 @@ except ImportError:  # refbp's own tests run without JAX
 def pytest_sessionfinish(session: object, exitstatus: int) -> None:
     from tests import record
 
+    try:
+        from oracle.fast import compile_stats
+
+        stats = compile_stats()
+        record.add_raw(
+            {"kind": "_compiles", "compiles": stats.compiles, "cache_hits": stats.cache_hits,
+             "seconds": stats.seconds}
+        )
+    except ImportError:
+        pass
     record.flush()

@@ -37,6 +37,11 @@ def add(
     )
 
 
+def add_raw(row: dict[str, Any]) -> None:
+    if "REFBP_VERIFY_LOG" in os.environ:
+        _ROWS.append(row)
+
+
 def flush() -> None:
     path = os.environ.get("REFBP_VERIFY_LOG")
     if not path or not _ROWS:
