@@ -18,6 +18,7 @@ spec, so the formula is written exactly once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -85,8 +86,14 @@ def _elu(z: Array) -> Array:
 
 
 def _gelu(z: Array) -> Array:
-    # The tanh approximation is the contract (jax's default, pinned here explicitly).
-    return jax.nn.gelu(z, approximate=True)
+    # The tanh approximation, z/2 (1 + tanh u) with u = √(2/π) (z + 0.044715 z³): the
+    # contract, and jax.nn.gelu's default.  It is evaluated as z · sigmoid(2u), the same
+    # number, because 1 + tanh u cancels for z < −3: jax.nn.gelu(−10) is exactly 0 in
+    # float64 where the value is −9e-38, and a relu after it then sits on its kink in the
+    # oracle but not in truth (the differential suite found that).  Its derivative still
+    # comes from jax.grad.
+    u2 = 2.0 * math.sqrt(2.0 / math.pi) * (z + 0.044715 * (z * z * z))
+    return z * jax.nn.sigmoid(u2)
 
 
 def _softmax(z: Array, where: Mask = None) -> Array:
@@ -195,9 +202,21 @@ def _sigmoid_ce_terms(a: Array, y: Array, where: Mask) -> Array:
     return -(y * jax.nn.log_sigmoid(a) + (1.0 - y) * jax.nn.log_sigmoid(-a))
 
 
+# XLA's float64 log1p on the CPU is up to 129 ulp off for x in (−0.53, −0.28) (jax-ml/jax
+# #39707; openxla/xla #46765); the differential suite met it as a 75-ulp disagreement in a
+# binary cross-entropy.  There, 1 − a is at least 0.47 and is formed with one rounding, so
+# log(1 − a) is accurate; log1p(−a) is kept elsewhere, where it is accurate and 1 − a is not.
+_LOG1P_BAD_LOW, _LOG1P_BAD_HIGH = 0.27, 0.54
+
+
+def _log_one_minus(a: Array) -> Array:
+    bad = (a > _LOG1P_BAD_LOW) & (a < _LOG1P_BAD_HIGH)
+    return jnp.where(bad, jnp.log(1.0 - a), jnp.log1p(-a))
+
+
 def _bce_terms(a: Array, y: Array, where: Mask) -> Array:
     # a are probabilities in (0, 1), used as given: no clipping, so a = 0 or 1 gives inf.
-    return -(y * jnp.log(a) + (1.0 - y) * jnp.log1p(-a))
+    return -(y * jnp.log(a) + (1.0 - y) * _log_one_minus(a))
 
 
 _LOSS_LIST: tuple[LossSpec, ...] = (

@@ -21,6 +21,7 @@ def add(
     dtype: str,
     errors: dict[str, float],
     worst_ratio: float,
+    source: str | None = None,
 ) -> None:
     """One verified example: relative error of each quantity and the worst error/bound ratio."""
     if "REFBP_VERIFY_LOG" not in os.environ:
@@ -33,6 +34,7 @@ def add(
             "dtype": dtype,
             "errors": errors,
             "ratio": worst_ratio,
+            "source": source,
         }
     )
 

@@ -17,4 +17,4 @@ def pytest_collection_finish(session: Any) -> None:
 
 def pytest_runtest_logreport(report: Any) -> None:
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        print(f"\n{PREFIX} done {report.outcome} {report.nodeid}", flush=True)
+        print(f"\n{PREFIX} done {report.outcome} {report.nodeid} {report.duration:.4f}", flush=True)

@@ -17,10 +17,10 @@ from tests.strategies import DTYPES, LOSS_NAMES, examples, net_cases
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("loss", LOSS_NAMES)
-@settings(max_examples=examples(4))
+@settings(max_examples=examples(6))
 @given(data=st.data())
 def test_backprop_agrees_with_oracle(
     loss: str, dtype: type[np.floating], data: st.DataObject
 ) -> None:
     case = data.draw(net_cases(loss=loss, dtype=dtype), label="case")
-    check_network(case)
+    check_network(case, source="test_networks")

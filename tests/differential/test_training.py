@@ -146,7 +146,8 @@ def test_sgd_trajectory_matches_oracle(
         bound = factor * max(m, sv)
         worst = max(worst, d / bound if bound > 0 else 0.0)
         assert d <= bound, (
-            f"SGD after {len(flat)} steps ({np.dtype(dtype).name}, lr={lr}, momentum={momentum}, "
+            f"SGD of {s.sizes} {s.activations} {s.loss} after {len(flat)} steps "
+            f"({np.dtype(dtype).name}, lr={lr}, momentum={momentum}, "
             f"weight_decay={weight_decay}, batch_size={bs}): {name} differs from the oracle by "
             f"{d:.3e} > bound {bound:.3e} (‖oracle‖ {m:.3e}, s {sv:.3e})"
         )
