@@ -5,7 +5,9 @@ Runtime dependency: NumPy only.  See ``refbp.network`` for the four equations.
 
 from refbp.activations import ACTIVATIONS, Activation
 from refbp.errors import (
+    ConfigError,
     DTypeError,
+    FormatError,
     NonFiniteError,
     NumericalError,
     RefbpError,
@@ -27,9 +29,11 @@ __all__ = [
     "MLP",
     "Activation",
     "Backprop",
+    "ConfigError",
     "DTypeError",
     "DenseCache",
     "DenseGrads",
+    "FormatError",
     "Forward",
     "Loss",
     "NonFiniteError",

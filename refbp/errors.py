@@ -8,6 +8,7 @@ the function that complained, what it expected and what it got.
 from __future__ import annotations
 
 __all__ = [
+    "ConfigError",
     "DTypeError",
     "FormatError",
     "NonFiniteError",
@@ -49,3 +50,7 @@ class UnknownNameError(RefbpError, ValueError):
 
 class NumericalError(RefbpError, ValueError):
     """A computation overflowed or produced NaN although every input was finite."""
+
+
+class ConfigError(RefbpError, ValueError):
+    """Valid pieces that do not fit together, or a setting outside its range (lr <= 0, ...)."""
