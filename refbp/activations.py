@@ -9,7 +9,11 @@ Kink conventions follow ``jax.nn``: relu'(0) = 0, leaky_relu'(0) = 1, elu'(0) = 
 Backward maps take (z, a, g) with g = dC/da and return dC/dz.  For the elementwise entries
 that is the ⊙ of the backprop equations, g ⊙ σ'(z), and ``derivative`` gives σ'(z) itself;
 softmax mixes a row, so its backward is a vector-Jacobian product and it has no
-elementwise derivative.
+elementwise derivative.  An elementwise entry may also give ``vjp``, a fused form of
+g ⊙ σ'(z) that saves temporaries (identity: g itself; tanh: two fresh arrays updated in
+place instead of eight new ones); it must equal ``g * derivative(z, a)`` bit for bit, which
+tests/bench/test_fast_paths.py checks for every entry.  In-place updates only ever touch
+arrays the function itself has just created, never z, a or g.
 
 Adding an activation is one ``_register(Activation(...))`` call here and one entry in the
 oracle's ``oracle.functions.ACTIVATIONS``; every test, benchmark and report iterates over
@@ -37,7 +41,9 @@ class Activation:
     """One activation function a = σ(z), applied to z (B, O).
 
     ``derivative(z, a)`` is σ'(z) (B, O) for elementwise activations and ``None`` for
-    softmax.  ``backward(z, a, g)`` is dC/dz (B, O) given g = dC/da (B, O).
+    softmax.  ``backward(z, a, g)`` is dC/dz (B, O) given g = dC/da (B, O): ``vjp(z, a, g)``
+    where the entry has one (softmax must; elementwise entries may, as a fused fast path),
+    else g ⊙ derivative(z, a).
     ``kinks`` lists the points where σ is not differentiable and a one-sided value is chosen.
     """
 
@@ -54,10 +60,10 @@ class Activation:
 
     def backward(self, z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
         """dC/dz (B, O) from g = dC/da (B, O): g ⊙ σ'(z), or the VJP for softmax."""
-        if self.derivative is not None:
-            return g * self.derivative(z, a)
-        assert self.vjp is not None
-        return self.vjp(z, a, g)
+        if self.vjp is not None:
+            return self.vjp(z, a, g)
+        assert self.derivative is not None
+        return g * self.derivative(z, a)
 
 
 _REGISTRY: dict[str, Activation] = {}
@@ -102,6 +108,7 @@ _register(
         name="identity",
         forward=lambda z: z,  # a is z itself: nothing downstream writes to it
         derivative=lambda z, a: np.ones_like(z),
+        vjp=lambda z, a, g: g,  # g ⊙ 1 is g: handed on as it is, neither copied nor written
     )
 )
 
@@ -111,8 +118,21 @@ def _sigmoid_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
     # Not a (1 − a): once a rounds near 1, 1 − a keeps few digits (z = 12 in float32 loses
     # three of seven; z = 30 in float64 likewise).  With e = exp(−|z|), σ'(z) = e / (1 + e)²
     # is a sum and products of positives, accurate to a few ulps for every z.
-    e = np.exp(-np.abs(z))
-    return e / ((1.0 + e) * (1.0 + e))
+    # Computed in two fresh arrays updated in place (same operations, same rounding as
+    # e / ((1 + e)(1 + e)) written out): e = exp(−|z|), then d = (1 + e)², then e / d.
+    e = np.abs(z)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    d = 1.0 + e
+    d *= d
+    e /= d
+    return e
+
+
+def _sigmoid_vjp(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
+    d = _sigmoid_derivative(z, a)  # a fresh array: g ⊙ σ' is written into it
+    d *= g
+    return d
 
 
 _register(
@@ -120,6 +140,7 @@ _register(
         name="sigmoid",
         forward=_sigmoid,
         derivative=_sigmoid_derivative,
+        vjp=_sigmoid_vjp,
         output_range=(0.0, 1.0),
     )
 )
@@ -129,8 +150,22 @@ _register(
 def _tanh_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
     # 1 − a² cancels the same way as a (1 − a) once |a| rounds near 1 (|z| > 4 in float32).
     # sech²(z) = 4e / (1 + e)² with e = exp(−2|z|) has no cancellation.
-    e = np.exp(-2.0 * np.abs(z))
-    return 4.0 * e / ((1.0 + e) * (1.0 + e))
+    # Computed in two fresh arrays updated in place (same operations, same rounding as
+    # 4e / ((1 + e)(1 + e)) written out; 4e is exact): e, then d = (1 + e)², then 4e / d.
+    e = np.abs(z)
+    e *= -2.0
+    np.exp(e, out=e)
+    d = 1.0 + e
+    d *= d
+    e *= 4.0
+    e /= d
+    return e
+
+
+def _tanh_vjp(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
+    d = _tanh_derivative(z, a)  # a fresh array: g ⊙ tanh' is written into it
+    d *= g
+    return d
 
 
 _register(
@@ -138,6 +173,7 @@ _register(
         name="tanh",
         forward=np.tanh,
         derivative=_tanh_derivative,
+        vjp=_tanh_vjp,
         output_range=(-1.0, 1.0),
     )
 )
@@ -148,6 +184,7 @@ _register(
         name="relu",
         forward=lambda z: np.maximum(z, 0.0),
         derivative=lambda z, a: (z > 0).astype(z.dtype),
+        vjp=lambda z, a, g: g * (z > 0),  # the bool mask multiplies as 0 or 1 in g's dtype
         kinks=(0.0,),
         output_range=(0.0, math.inf),
     )

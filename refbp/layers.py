@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
 from refbp._types import FloatArray
 
 __all__ = ["DenseCache", "DenseGrads", "dense_backward", "dense_forward"]
@@ -29,7 +31,9 @@ class DenseGrads(NamedTuple):
 
 def dense_forward(x: FloatArray, w: FloatArray, b: FloatArray) -> tuple[FloatArray, DenseCache]:
     """z (B, O) = x (B, I) @ w (I, O) + b (O,), and the cache for ``dense_backward``."""
-    z = x @ w
+    # ndarray.dot is the same BLAS GEMM as `@` (and honours np.errstate the same way) at a
+    # third of the call overhead, which is most of the cost of a tiny layer.
+    z = x.dot(w)
     z += b  # in place on the fresh product: one (B, O) temporary fewer
     return z, DenseCache(x, w)
 
@@ -41,7 +45,7 @@ def dense_backward(delta: FloatArray, cache: DenseCache, need_dx: bool = True) -
     error handed to the layer below (BP2 multiplies it by σ' there).  ``need_dx=False``
     skips that product where nobody wants it.
     """
-    db = delta.sum(axis=0)
-    dw = cache.x.T @ delta
-    dx = delta @ cache.w.T if need_dx else delta[:, :0]
+    db = np.add.reduce(delta, axis=0)  # BP3 (the ufunc directly: .sum() adds a Python layer)
+    dw = cache.x.T.dot(delta)  # BP4; the transposes are views, BLAS reads them as they lie
+    dx = delta.dot(cache.w.T) if need_dx else delta[:, :0]
     return DenseGrads(dx, dw, db)

@@ -73,13 +73,26 @@ def _sum(x: FloatArray) -> FloatArray:
     return np.asarray(x.sum())
 
 
+def _mean(x: FloatArray, n: int) -> FloatArray:
+    """Σ x / n as a 0-d array in x's dtype: x.sum() / n, with the division done on the NumPy
+    scalar rather than on a 0-d array (the same rounding, a microsecond less overhead)."""
+    return np.asarray(np.add.reduce(x, axis=None) / n)
+
+
 # mse: mean over all B·O entries of (a − y)² --------------------------------------------------
 def _mse(a: FloatArray, y: FloatArray) -> FloatArray:
     d = a - y
-    return _sum(d * d) / d.size
+    d *= d  # in place: d is this function's own array
+    return _mean(d, d.size)
 
 
-_register(Loss("mse", _mse, lambda a, y: (2.0 / a.size) * (a - y)))
+def _mse_grad(a: FloatArray, y: FloatArray) -> FloatArray:
+    g = a - y
+    g *= 2.0 / a.size  # (2 / BO) (a − y), scaled in place on the fresh difference
+    return g
+
+
+_register(Loss("mse", _mse, _mse_grad))
 
 
 # quadratic: (1/2B) Σ ‖a − y‖², Nielsen's cost ---------------------------------------------

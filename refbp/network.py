@@ -14,6 +14,7 @@ and ∂C/∂X = δ¹ W¹ᵀ.  ``MLP.backprop`` returns every one of them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import NamedTuple
@@ -23,7 +24,7 @@ import numpy as np
 from refbp import _validate as check
 from refbp._types import FloatArray
 from refbp.activations import Activation, get_activation
-from refbp.errors import DTypeError, NumericalError, ShapeError, UnknownNameError
+from refbp.errors import ConfigError, DTypeError, NumericalError, ShapeError, UnknownNameError
 from refbp.layers import DenseCache, dense_backward, dense_forward
 from refbp.losses import Loss, get_loss
 
@@ -56,6 +57,20 @@ class Backprop(NamedTuple):
     grad_input: FloatArray
 
 
+# Overflow, invalid and divide-by-zero raise FloatingPointError; underflow is the normal
+# fate of exp(−large) in the stable forms and stays silent.  Used as a decorator on the hot
+# path: np.errstate's decorator form is reentrant and thread-safe (it keeps its token per
+# call) and costs 0.5 µs a call, where entering `numerics` below costs 2 µs.
+_raise_on_fp_errors = np.errstate(over="raise", invalid="raise", divide="raise", under="ignore")
+
+
+def _numerical_error(where: str, exc: FloatingPointError) -> NumericalError:
+    return NumericalError(
+        f"{where}: the computation produced {exc} although every input was finite; "
+        "the inputs or weights are too large for this dtype (rescale them, or lower lr)"
+    )
+
+
 @contextmanager
 def numerics(where: str) -> Iterator[None]:
     """Turn NumPy's overflow / invalid / divide-by-zero into a NumericalError.
@@ -66,10 +81,7 @@ def numerics(where: str) -> Iterator[None]:
         with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
             yield
     except FloatingPointError as exc:
-        raise NumericalError(
-            f"{where}: the computation produced {exc} although every input was finite; "
-            "the inputs or weights are too large for this dtype (rescale them, or lower lr)"
-        ) from None
+        raise _numerical_error(where, exc) from None
 
 
 class MLP:
@@ -140,7 +152,7 @@ class MLP:
             check.check_finite(self._b[-1], f"biases[{i}] (as {dtype})", where)
         allowed = self._loss.output_activations
         if allowed is not None and self._acts[-1].name not in allowed:
-            raise UnknownNameError(
+            raise ConfigError(
                 f"{where}: loss {self._loss.name!r} needs probabilities in (0, 1), so the "
                 f"output activation must be one of {list(allowed)}, got {self._acts[-1].name!r}"
                 " (for logits use 'sigmoid_cross_entropy')"
@@ -181,6 +193,7 @@ class MLP:
                 f"{where}: sizes {dims} describe {len(dims) - 1} layers, "
                 f"got {len(names)} activations"
             )
+        _ = [get_activation(n, where) for n in names], get_loss(loss, where)  # errors say MLP.init
         if scheme not in _INITS:
             raise UnknownNameError(f"{where}: unknown scheme {scheme!r}; valid are {list(_INITS)}")
         dt = check.float_dtype(dtype, where)
@@ -307,29 +320,44 @@ class MLP:
         self, x: FloatArray, y: FloatArray, where: str, need_grad_input: bool
     ) -> Backprop:
         """Backprop on already-checked x, y (the training loop calls this directly)."""
-        with numerics(where):
-            fw = self._forward(x)
-            out = fw.activations[-1]
-            c = self._output_loss(out, y, where)
-            if not np.isfinite(c):
-                self._diagnose_parameters(where)
-            L = len(self._w)
-            deltas: list[FloatArray] = [x[:0]] * L
-            grad_w: list[FloatArray] = [x[:0]] * L
-            grad_b: list[FloatArray] = [x[:0]] * L
-            # BP1: δᴸ = ∇ₐC ⊙ σ'(zᴸ)  (for softmax, the VJP of ∇ₐC)
-            delta = self._acts[-1].backward(fw.zs[-1], out, self._loss.grad(out, y))
-            grad_input = x[:0]
-            for i in range(L - 1, -1, -1):  # i is layer l = i + 1 of the equations
-                deltas[i] = delta
-                a_prev = fw.activations[i - 1] if i > 0 else x
-                need_dx = i > 0 or need_grad_input
-                # BP3 and BP4: ∂C/∂b = Σ_B δ, ∂C/∂W = aˡ⁻¹ᵀ δ; and δ Wᵀ for the layer below
-                g = dense_backward(delta, DenseCache(a_prev, self._w[i]), need_dx=need_dx)
-                grad_w[i], grad_b[i] = g.dw, g.db
-                if i > 0:
-                    # BP2: δˡ = (δˡ⁺¹ Wˡ⁺¹ᵀ) ⊙ σ'(zˡ)
-                    delta = self._acts[i - 1].backward(fw.zs[i - 1], fw.activations[i - 1], g.dx)
-                else:
-                    grad_input = g.dx
-        return Backprop(float(c), grad_w, grad_b, deltas, grad_input)
+        try:
+            return self._backprop_raising(x, y, where, need_grad_input)
+        except FloatingPointError as exc:
+            raise _numerical_error(where, exc) from None
+
+    @_raise_on_fp_errors
+    def _backprop_raising(
+        self, x: FloatArray, y: FloatArray, where: str, need_grad_input: bool
+    ) -> Backprop:
+        """``_backprop``'s body, run with overflow / invalid / divide raising FloatingPointError."""
+        fw = self._forward(x)
+        out = fw.activations[-1]
+        c = float(self._output_loss(out, y, where))
+        if not math.isfinite(c):
+            self._diagnose_parameters(where)
+        L = len(self._w)
+        # Filled from the output layer down, then reversed into layer order.
+        deltas: list[FloatArray] = []
+        grad_w: list[FloatArray] = []
+        grad_b: list[FloatArray] = []
+        # BP1: δᴸ = ∇ₐC ⊙ σ'(zᴸ)  (for softmax, the VJP of ∇ₐC)
+        delta = self._acts[-1].backward(fw.zs[-1], out, self._loss.grad(out, y))
+        grad_input = x[:0]
+        for i in range(L - 1, -1, -1):  # i is layer l = i + 1 of the equations
+            deltas.append(delta)
+            a_prev = fw.activations[i - 1] if i > 0 else x
+            need_dx = i > 0 or need_grad_input
+            # BP3 and BP4: ∂C/∂b = Σ_B δ, ∂C/∂W = aˡ⁻¹ᵀ δ; and δ Wᵀ for the layer below
+            g = dense_backward(delta, DenseCache(a_prev, self._w[i]), need_dx=need_dx)
+            grad_w.append(g.dw)
+            grad_b.append(g.db)
+            if i > 0:
+                # BP2: δˡ = (δˡ⁺¹ Wˡ⁺¹ᵀ) ⊙ σ'(zˡ)
+                delta = self._acts[i - 1].backward(fw.zs[i - 1], fw.activations[i - 1], g.dx)
+            else:
+                grad_input = g.dx
+            del g  # drop δˡ⁺¹ Wˡ⁺¹ᵀ now: it is not needed once δˡ exists
+        deltas.reverse()
+        grad_w.reverse()
+        grad_b.reverse()
+        return Backprop(c, grad_w, grad_b, deltas, grad_input)
