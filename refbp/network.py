@@ -15,8 +15,7 @@ and ∂C/∂X = δ¹ W¹ᵀ.  ``MLP.backprop`` returns every one of them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -57,31 +56,21 @@ class Backprop(NamedTuple):
     grad_input: FloatArray
 
 
-# Overflow, invalid and divide-by-zero raise FloatingPointError; underflow is the normal
-# fate of exp(−large) in the stable forms and stays silent.  Used as a decorator on the hot
-# path: np.errstate's decorator form is reentrant and thread-safe (it keeps its token per
-# call) and costs 0.5 µs a call, where entering `numerics` below costs 2 µs.
-_raise_on_fp_errors = np.errstate(over="raise", invalid="raise", divide="raise", under="ignore")
+# Floating-point flags are not trusted, results are: the computation runs with NumPy's
+# flags ignored and what it returns is checked for inf and NaN.  Under errstate("raise"),
+# OpenBLAS was seen here (rarely) to flag "invalid value encountered in dot" for finite
+# inputs and a finite product (the kind of spurious flag of numpy#13173 and #24067), which
+# turned a correct backprop into an error.  The stable forms never overflow for finite
+# inputs within range, so a non-finite result means the inputs or weights are too large.
+# The decorator form of np.errstate costs 0.5 µs a call (the context manager 2 µs).
+_quiet = np.errstate(all="ignore")
 
 
-def _numerical_error(where: str, exc: FloatingPointError) -> NumericalError:
+def not_finite_error(where: str, what: str) -> NumericalError:
     return NumericalError(
-        f"{where}: the computation produced {exc} although every input was finite; "
+        f"{where}: {what} came out non-finite although every input was finite; "
         "the inputs or weights are too large for this dtype (rescale them, or lower lr)"
     )
-
-
-@contextmanager
-def numerics(where: str) -> Iterator[None]:
-    """Turn NumPy's overflow / invalid / divide-by-zero into a NumericalError.
-
-    Underflow is the normal fate of exp(−large) in the stable forms and stays silent.
-    """
-    try:
-        with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
-            yield
-    except FloatingPointError as exc:
-        raise _numerical_error(where, exc) from None
 
 
 class MLP:
@@ -260,6 +249,7 @@ class MLP:
 
     # --- forward and backward -----------------------------------------------------------
 
+    @_quiet
     def _forward(self, x: FloatArray) -> Forward:
         zs: list[FloatArray] = []
         acts: list[FloatArray] = []
@@ -274,19 +264,20 @@ class MLP:
     def forward(self, X: FloatArray) -> Forward:
         """Every layer's z and a for X (B, n_in): what the backward pass reuses."""
         x = self._inputs(X, "MLP.forward")
-        with numerics("MLP.forward"):
-            fw = self._forward(x)
-        if not np.isfinite(fw.activations[-1]).all():
-            self._diagnose_parameters("MLP.forward")
+        fw = self._forward(x)
+        self._check_output(fw.activations[-1], "MLP.forward")
         return fw
+
+    def _check_output(self, out: FloatArray, where: str) -> None:
+        if not np.isfinite(out).all():
+            self._diagnose_parameters(where)
+            raise not_finite_error(where, "the output")
 
     def predict(self, X: FloatArray) -> FloatArray:
         """The output activations aᴸ (B, n_out) for X (B, n_in)."""
         x = self._inputs(X, "MLP.predict")
-        with numerics("MLP.predict"):
-            out = self._forward(x).activations[-1]
-        if not np.isfinite(out).all():
-            self._diagnose_parameters("MLP.predict")
+        out = self._forward(x).activations[-1]
+        self._check_output(out, "MLP.predict")
         return out
 
     def _output_loss(self, out: FloatArray, y: FloatArray, where: str) -> FloatArray:
@@ -303,11 +294,16 @@ class MLP:
         where = "MLP.evaluate"
         x = self._inputs(X, where)
         y = self._targets(Y, x.shape[0], where)
-        with numerics(where):
-            c = self._output_loss(self._forward(x).activations[-1], y, where)
-        if not np.isfinite(c):
-            self._diagnose_parameters(where)
-        return float(c)
+        out = self._forward(x).activations[-1]
+        self._check_output(out, where)
+        c = float(self._quiet_loss(out, y, where))
+        if not math.isfinite(c):
+            raise not_finite_error(where, "the loss")
+        return c
+
+    @_quiet
+    def _quiet_loss(self, out: FloatArray, y: FloatArray, where: str) -> FloatArray:
+        return self._output_loss(out, y, where)
 
     def backprop(self, X: FloatArray, Y: FloatArray) -> Backprop:
         """Loss, every δ, ∂C/∂W, ∂C/∂b and ∂C/∂X for the batch X (B, n_in), Y (B, n_out)."""
@@ -320,21 +316,27 @@ class MLP:
         self, x: FloatArray, y: FloatArray, where: str, need_grad_input: bool
     ) -> Backprop:
         """Backprop on already-checked x, y (the training loop calls this directly)."""
-        try:
-            return self._backprop_raising(x, y, where, need_grad_input)
-        except FloatingPointError as exc:
-            raise _numerical_error(where, exc) from None
+        bp = self._backprop_quiet(x, y, where, need_grad_input)
+        if not math.isfinite(bp.loss):
+            self._diagnose_parameters(where)
+            raise not_finite_error(where, "the loss")
+        # A non-finite δ reaches the gradients below it, so checking the gradients (and
+        # ∂C/∂X, which every δ reaches) covers the whole backward pass.
+        for i, (gw, gb) in enumerate(zip(bp.grad_weights, bp.grad_biases, strict=True)):
+            if not (np.isfinite(gb).all() and np.isfinite(gw).all()):
+                raise not_finite_error(where, f"the gradient of layer {i + 1}")
+        if not np.isfinite(bp.grad_input).all():
+            raise not_finite_error(where, "∂C/∂X")
+        return bp
 
-    @_raise_on_fp_errors
-    def _backprop_raising(
+    @_quiet
+    def _backprop_quiet(
         self, x: FloatArray, y: FloatArray, where: str, need_grad_input: bool
     ) -> Backprop:
-        """``_backprop``'s body, run with overflow / invalid / divide raising FloatingPointError."""
+        """``_backprop``'s body, with NumPy's floating-point flags ignored (see ``_quiet``)."""
         fw = self._forward(x)
         out = fw.activations[-1]
         c = float(self._output_loss(out, y, where))
-        if not math.isfinite(c):
-            self._diagnose_parameters(where)
         L = len(self._w)
         # Filled from the output layer down, then reversed into layer order.
         deltas: list[FloatArray] = []

@@ -21,7 +21,7 @@ import numpy as np
 from refbp import _validate as check
 from refbp._types import FloatArray
 from refbp.errors import DTypeError
-from refbp.network import MLP, numerics
+from refbp.network import MLP, not_finite_error
 
 __all__ = ["batch_indices", "train"]
 
@@ -75,8 +75,7 @@ def train(
             bp = net._backprop(x[idx], y[idx], where, need_grad_input=False)
             total += bp.loss * len(idx)
             grads = [*bp.grad_weights, *bp.grad_biases]
-            # an overflow here means divergence: numerics() turns it into a NumericalError
-            with numerics(f"{where} (epoch {epoch}, lr={alpha})"):
+            with np.errstate(all="ignore"):  # results are checked below, not flags
                 for i, (p, g) in enumerate(zip(params, grads, strict=True)):
                     if decays[i] > 0:
                         g = g + decays[i] * p
@@ -85,6 +84,11 @@ def train(
                         velocity[i] += g
                         g = velocity[i]
                     p -= alpha * g  # in place: these are the network's own arrays
+            if not all(np.isfinite(p).all() for p in params):
+                raise not_finite_error(
+                    f"{where} (epoch {epoch}, lr={alpha})",
+                    "a parameter after an update (training diverged)",
+                )
         history.append(total / n)
         if on_epoch is not None:
             on_epoch(epoch, history[-1])
