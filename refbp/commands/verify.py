@@ -81,11 +81,13 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     )
     counts: dict[str, int] = defaultdict(int)
     compiles = cache_hits = network_test_examples = 0
+    sessions: list[dict[str, Any]] = []  # one compile record per pytest process
     compile_seconds = 0.0
     worst_ratio = 0.0
     for row in rows:
         kind = row["kind"]
         if kind == "_compiles":
+            sessions.append(row)
             compiles += int(row["compiles"])
             cache_hits += int(row["cache_hits"])
             compile_seconds += float(row["seconds"])
@@ -110,6 +112,7 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "compile_seconds": compile_seconds,
         "worst_ratio": worst_ratio,
         "network_test_examples": network_test_examples,
+        "sessions": sessions,
     }
 
 
@@ -204,8 +207,10 @@ def run(args: argparse.Namespace) -> int:
         "-p",
         "refbp.commands._verify_plugin",
         "--tb=short",
+        # slow checks (the plain oracle, one compile per random shape, ...) belong to the
+        # thorough profile only
         "-m",
-        "not bench",
+        "not bench" if args.profile == "thorough" else "not bench and not slow",
     ]
     if args.jobs:
         cmd += ["-n", str(args.jobs)]
@@ -265,6 +270,7 @@ def run(args: argparse.Namespace) -> int:
         "compiles": agg["compiles"],
         "cache_hits": agg["cache_hits"],
         "compile_seconds": round(agg["compile_seconds"], 2),
+        "compile_sessions": agg["sessions"],
         "worst_bound_ratio": agg["worst_ratio"],
         "failures": failures,
         "empty_cells": ["/".join(k) for k in empty],
