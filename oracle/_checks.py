@@ -117,3 +117,24 @@ def check_targets(who: str, net: Network, x: F64, Y: object) -> F64:
             f"{who}: Y must have shape {want} to match X and the output layer, got {y.shape}"
         )
     return y
+
+
+def check_dense(
+    who: str, x: object, w: object, b: object, upstream: object
+) -> tuple[F64, F64, F64, F64]:
+    """``x (B, I)``, ``w (I, O)``, ``b (O,)``, ``upstream (B, O)``, non-empty, as float64."""
+    xx, ww, bb = as_f64(who, "x", x, 2), as_f64(who, "w", w, 2), as_f64(who, "b", b, 1)
+    g = as_f64(who, "upstream", upstream, 2)
+    B, n_in = xx.shape
+    n_out = ww.shape[1]
+    if (
+        ww.shape[0] != n_in
+        or bb.shape != (n_out,)
+        or g.shape != (B, n_out)
+        or 0 in (B, n_in, n_out)
+    ):
+        raise ValueError(
+            f"{who}: need x (B, I), w (I, O), b (O,), upstream (B, O), non-empty; got x "
+            f"{xx.shape}, w {ww.shape}, b {bb.shape}, upstream {g.shape}"
+        )
+    return xx, ww, bb, g

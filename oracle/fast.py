@@ -50,6 +50,7 @@ from oracle._checks import (
     Network,
     as_f64,
     check_activation,
+    check_dense,
     check_inputs,
     check_loss,
     check_network,
@@ -63,7 +64,7 @@ from oracle.functions import (
     LOSS_SPECS,
     masked_loss,
 )
-from oracle.network import OracleResult, SGDResult, check_batches, sgd_loop
+from oracle.network import OracleResult, SGDResult, _dense_vjp_jit, check_batches, sgd_loop
 
 Array = jax.Array
 
@@ -593,12 +594,6 @@ def loss_grad_fast(name: str, a: npt.ArrayLike, y: npt.ArrayLike) -> tuple[float
     return float(c), np.array(da[:B, :n_out])
 
 
-@jax.jit
-def _dense_vjp_core(x: Array, w: Array, b: Array, g: Array) -> tuple[Array, ...]:
-    z, pull = jax.vjp(lambda xx, ww, bb: xx @ ww + bb, x, w, b)
-    return (z, *pull(g))
-
-
 def dense_vjp_fast(
     x: npt.ArrayLike, w: npt.ArrayLike, b: npt.ArrayLike, upstream: npt.ArrayLike
 ) -> tuple[F64, F64, F64, F64]:
@@ -607,25 +602,13 @@ def dense_vjp_fast(
     ``x (B, I)``, ``w (I, O)``, ``b (O,)``, ``upstream (B, O)`` ->
     ``(z (B, O), dx (B, I), dw (I, O), db (O,))``.
     """
-    who = "oracle.dense_vjp_fast"
-    xx, ww, bb = as_f64(who, "x", x, 2), as_f64(who, "w", w, 2), as_f64(who, "b", b, 1)
-    g = as_f64(who, "upstream", upstream, 2)
+    xx, ww, bb, g = check_dense("oracle.dense_vjp_fast", x, w, b, upstream)
     B, n_in = xx.shape
     n_out = ww.shape[1]
-    if (
-        ww.shape[0] != n_in
-        or bb.shape != (n_out,)
-        or g.shape != (B, n_out)
-        or 0 in (B, n_in, n_out)
-    ):
-        raise ValueError(
-            f"{who}: need x (B, I), w (I, O), b (O,), upstream (B, O), non-empty; got x "
-            f"{xx.shape}, w {ww.shape}, b {bb.shape}, upstream {g.shape}"
-        )
     Bp, P = _bucket(B, BATCH_BUCKETS), _bucket(max(n_in, n_out), WIDTH_BUCKETS)
     xp, wp, bp, gp = np.zeros((Bp, P)), np.zeros((P, P)), np.zeros(P), np.zeros((Bp, P))
     xp[:B, :n_in], wp[:n_in, :n_out], bp[:n_out], gp[:B, :n_out] = xx, ww, bb, g
-    z, dx, dw, db = jax.device_get(_dense_vjp_core(xp, wp, bp, gp))
+    z, dx, dw, db = jax.device_get(_dense_vjp_jit(xp, wp, bp, gp))
     return (
         np.array(z[:B, :n_out]),
         np.array(dx[:B, :n_in]),

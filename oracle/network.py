@@ -30,6 +30,7 @@ from oracle._checks import (
     Network,
     as_f64,
     check_activation,
+    check_dense,
     check_inputs,
     check_loss,
     check_network,
@@ -228,15 +229,7 @@ def dense_vjp(
     ``x (B, I)``, ``w (I, O)``, ``b (O,)``, ``upstream (B, O)`` ->
     ``(z (B, O), dx (B, I), dw (I, O), db (O,))``.
     """
-    who = "oracle.dense_vjp"
-    xx, ww, bb = as_f64(who, "x", x, 2), as_f64(who, "w", w, 2), as_f64(who, "b", b, 1)
-    g = as_f64(who, "upstream", upstream, 2)
-    B, n_in = xx.shape
-    if ww.shape[0] != n_in or bb.shape != (ww.shape[1],) or g.shape != (B, ww.shape[1]):
-        raise ValueError(
-            f"{who}: need x (B, I), w (I, O), b (O,), upstream (B, O); got x {xx.shape}, "
-            f"w {ww.shape}, b {bb.shape}, upstream {g.shape}"
-        )
+    xx, ww, bb, g = check_dense("oracle.dense_vjp", x, w, b, upstream)
     z, dx, dw, db = jax.device_get(_dense_vjp_jit(xx, ww, bb, g))
     return _np(z), _np(dx), _np(dw), _np(db)
 

@@ -166,3 +166,23 @@ def check_network(case: NetCase, source: str | None = None) -> Verdict | None:
         source,
     )
     return verdict
+
+
+def replay_batches(n: int, batch_size: int, epochs: int, seed: int) -> list[list[np.ndarray]]:
+    """refbp.train's documented sampling, written independently: one
+    ``default_rng(seed)``, a fresh permutation per epoch, consecutive slices."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(epochs):
+        perm = rng.permutation(n)
+        out.append([perm[k : k + batch_size] for k in range(0, n, batch_size)])
+    return out
+
+
+def epoch_means(step_losses: list[float], epochs: list[list[np.ndarray]], n: int) -> list[float]:
+    """Per-epoch mean over samples of the step losses: what refbp.train's history holds."""
+    means, k = [], 0
+    for batches in epochs:
+        means.append(sum(step_losses[k + i] * len(b) for i, b in enumerate(batches)) / n)
+        k += len(batches)
+    return means

@@ -32,6 +32,8 @@ U64 = float(np.finfo(np.float64).eps) / 2
 
 def loss_normaliser(name: str) -> str:
     return LOSS_SPECS[name].normaliser
+
+
 ORACLE_ULPS = 16.0  # the oracle's float64 derivative rules: a few u₆₄ relative to |g|
 
 

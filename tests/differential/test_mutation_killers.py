@@ -13,17 +13,8 @@ import pytest
 
 import oracle
 import refbp
+from tests.differential.harness import epoch_means, replay_batches
 from tests.strategies import ACTIVATION_NAMES, LOSS_NAMES, targets
-
-
-def _sgd_batches(n: int, batch_size: int, epochs: int, seed: int) -> list[np.ndarray]:
-    """The documented sampling scheme (refbp/train.py), replayed independently."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(epochs):
-        perm = rng.permutation(n)
-        out += [perm[k : k + batch_size] for k in range(0, n, batch_size)]
-    return out
 
 
 @pytest.mark.parametrize(("momentum", "weight_decay"), [(0.9, 0.05), (0.5, 0.0), (0.0, 0.1)])
@@ -51,18 +42,14 @@ def test_training_equal_width_layers_follows_the_oracles_sgd(
         momentum=momentum,
         weight_decay=weight_decay,
     )
-    batches = _sgd_batches(N, batch_size, epochs, seed)
+    epochs_batches = replay_batches(N, batch_size, epochs, seed)
+    batches = [b for epoch in epochs_batches for b in epoch]
     ref = oracle.sgd_fast(
         ws, bs, acts, loss, X, Y, batches, lr, momentum=momentum, weight_decay=weight_decay
     )
     for got, want in zip(net.weights + net.biases, ref.weights + ref.biases, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-13)
-    per_epoch = len(batches) // epochs
-    sizes_b = [len(b) for b in batches]
-    expected = [
-        sum(ref.losses[k] * sizes_b[k] for k in range(e * per_epoch, (e + 1) * per_epoch)) / N
-        for e in range(epochs)
-    ]
+    expected = epoch_means(ref.losses, epochs_batches, N)
     np.testing.assert_allclose(history, expected, rtol=1e-11)
 
 

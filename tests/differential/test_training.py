@@ -20,19 +20,10 @@ from oracle.domains import PROBABILITY_OUTPUT_LOSSES
 from oracle.fast import sgd_fast
 from tests import record
 from tests.agreement import bound_factor, perturbation, perturbed_copies
+from tests.differential.harness import epoch_means, replay_batches
 from tests.strategies import DTYPES, examples, fill, structures
 
 MIN_STEPS = 20
-
-
-def replay_batches(n: int, batch_size: int, epochs: int, seed: int) -> list[list[np.ndarray]]:
-    """The documented sampling, written independently of refbp.train."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(epochs):
-        perm = rng.permutation(n)
-        out.append([perm[k : k + batch_size] for k in range(0, n, batch_size)])
-    return out
 
 
 def _norm(a: np.ndarray) -> float:
@@ -99,11 +90,7 @@ def test_sgd_trajectory_matches_oracle(
         momentum=momentum,
         weight_decay=weight_decay,
     )
-    # per-epoch sample-weighted mean of the step losses: what refbp.train documents
-    ref_history, k = [], 0
-    for epoch in batches:
-        ref_history.append(sum(ref.losses[k + i] * len(b) for i, b in enumerate(epoch)) / n)
-        k += len(epoch)
+    ref_history = epoch_means(ref.losses, batches, n)
 
     got = [*net.weights, *net.biases, np.asarray(history)]
     want = [*ref.weights, *ref.biases, np.asarray(ref_history)]
@@ -131,10 +118,7 @@ def test_sgd_trajectory_matches_oracle(
                 momentum=momentum,
                 weight_decay=weight_decay,
             )
-            p_hist, k = [], 0
-            for epoch in batches:
-                p_hist.append(sum(p.losses[k + i] * len(b) for i, b in enumerate(epoch)) / n)
-                k += len(epoch)
+            p_hist = epoch_means(p.losses, batches, n)
             for i, (a, b) in enumerate(
                 zip([*p.weights, *p.biases, np.asarray(p_hist)], want, strict=True)
             ):
