@@ -106,16 +106,16 @@ CATALOGUE: tuple[Mutation, ...] = (
     Mutation(
         "w_not_transposed",
         _LAYER,
-        "dx = delta.dot(cache.w.T) if need_dx else delta[:, :0]",
-        "dx = delta.dot(cache.w) if need_dx else delta[:, :0]",
+        "dx = product(delta, cache.w.T) if need_dx else delta[:, :0]",
+        "dx = product(delta, cache.w) if need_dx else delta[:, :0]",
         "W for Wᵀ in δ Wᵀ (crashes on non-square layers: must surface as a failure)",
     ),
     Mutation(
         "w_not_transposed_square",
         _LAYER,
-        "dx = delta.dot(cache.w.T) if need_dx else delta[:, :0]",
-        "dx = (delta.dot(cache.w) if cache.w.shape[0] == cache.w.shape[1] "
-        "else delta.dot(cache.w.T)) if need_dx else delta[:, :0]",
+        "dx = product(delta, cache.w.T) if need_dx else delta[:, :0]",
+        "dx = (product(delta, cache.w) if cache.w.shape[0] == cache.w.shape[1] "
+        "else product(delta, cache.w.T)) if need_dx else delta[:, :0]",
         "W for Wᵀ, shape-valid: only on square layers, where nothing crashes",
     ),
     Mutation(
@@ -142,8 +142,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     Mutation(
         "dw_mean_applied_twice",
         _LAYER,
-        "dw = cache.x.T.dot(delta)",
-        "dw = cache.x.T.dot(delta) / len(delta)",
+        "dw = product(cache.x.T, delta)",
+        "dw = product(cache.x.T, delta) / len(delta)",
         "1/B applied twice: BP4 divides by B again although δ already carries it",
     ),
     Mutation(

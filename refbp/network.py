@@ -66,6 +66,12 @@ class Backprop(NamedTuple):
 _quiet = np.errstate(all="ignore")
 
 
+def _all_finite(x: FloatArray) -> bool:
+    # count_nonzero of the mask is one C loop: half the cost of .all() on the small arrays of
+    # a small network, where these checks would otherwise be a fifth of a backprop.
+    return bool(np.count_nonzero(np.isfinite(x)) == x.size)
+
+
 def not_finite_error(where: str, what: str) -> NumericalError:
     return NumericalError(
         f"{where}: {what} came out non-finite although every input was finite; "
@@ -249,8 +255,7 @@ class MLP:
 
     # --- forward and backward -----------------------------------------------------------
 
-    @_quiet
-    def _forward(self, x: FloatArray) -> Forward:
+    def _forward_body(self, x: FloatArray) -> Forward:
         zs: list[FloatArray] = []
         acts: list[FloatArray] = []
         a = x
@@ -261,6 +266,8 @@ class MLP:
             acts.append(a)
         return Forward(zs, acts)
 
+    _forward = _quiet(_forward_body)  # the body runs undecorated inside _backprop_quiet
+
     def forward(self, X: FloatArray) -> Forward:
         """Every layer's z and a for X (B, n_in): what the backward pass reuses."""
         x = self._inputs(X, "MLP.forward")
@@ -269,7 +276,7 @@ class MLP:
         return fw
 
     def _check_output(self, out: FloatArray, where: str) -> None:
-        if not np.isfinite(out).all():
+        if not _all_finite(out):
             self._diagnose_parameters(where)
             raise not_finite_error(where, "the output")
 
@@ -323,9 +330,9 @@ class MLP:
         # A non-finite δ reaches the gradients below it, so checking the gradients (and
         # ∂C/∂X, which every δ reaches) covers the whole backward pass.
         for i, (gw, gb) in enumerate(zip(bp.grad_weights, bp.grad_biases, strict=True)):
-            if not (np.isfinite(gb).all() and np.isfinite(gw).all()):
+            if not (_all_finite(gb) and _all_finite(gw)):
                 raise not_finite_error(where, f"the gradient of layer {i + 1}")
-        if not np.isfinite(bp.grad_input).all():
+        if not _all_finite(bp.grad_input):
             raise not_finite_error(where, "∂C/∂X")
         return bp
 
@@ -334,7 +341,7 @@ class MLP:
         self, x: FloatArray, y: FloatArray, where: str, need_grad_input: bool
     ) -> Backprop:
         """``_backprop``'s body, with NumPy's floating-point flags ignored (see ``_quiet``)."""
-        fw = self._forward(x)
+        fw = self._forward_body(x)
         out = fw.activations[-1]
         c = float(self._output_loss(out, y, where))
         L = len(self._w)

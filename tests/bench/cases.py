@@ -1,0 +1,284 @@
+"""What the benchmarks measure, shared by the bench modules and their fast self-test.
+
+One *step* is one training step's gradient: the forward pass and the backward pass of a
+fully connected network on one batch, producing the loss, every weight and bias gradient
+and ∂C/∂X.  The network: tanh on every hidden layer, identity on the output, mean squared
+error (the textbook regression net; tanh exercises a transcendental σ and σ' on every hidden
+unit).  Each implementation computes the same outputs:
+
+* refbp   ``net.backprop(X, Y)`` (it also returns every δ, a by-product of the pass);
+* jax     ``jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))``: the loss, the gradients of
+          all weights and biases and of X, with ``block_until_ready`` on all of them;
+* torch   CPU autograd: ``torch.autograd.grad(loss, [*params, x])`` (no ``.grad``
+          accumulation, so every call does the same work);
+* bound   the three GEMMs per layer that any implementation must do, x W, xᵀ δ and δ Wᵀ (the
+          first layer's δ Wᵀ included, since ∂C/∂X is an output), timed alone with
+          ``np.matmul(..., out=...)`` on preallocated arrays: refbp's floor on this BLAS.
+
+The environment selects the scale: REFBP_BENCH_QUICK=1 keeps the three smallest networks
+and a smaller op shape (a smoke run); REFBP_BENCH_PEERS (comma-separated, default
+"jax,torch") selects the peers.  ``refbp bench`` sets both.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import refbp
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class Case:
+    """One network size: widths [n_0, ..., n_L] and batch size B."""
+
+    sizes: tuple[int, ...]
+    batch: int
+
+    @property
+    def label(self) -> str:
+        return f"{list(self.sizes)} B={self.batch}".replace(" ", "")
+
+    @property
+    def activations(self) -> list[str]:
+        return ["tanh"] * (len(self.sizes) - 2) + ["identity"]
+
+    @property
+    def gemm_flops(self) -> int:
+        """Floating-point operations of the three GEMMs per layer: 3 · 2 · B · n_in · n_out."""
+        return sum(
+            6 * self.batch * i * o for i, o in zip(self.sizes[:-1], self.sizes[1:], strict=True)
+        )
+
+
+ALL_CASES: tuple[Case, ...] = (
+    Case((2, 3, 1), 4),
+    Case((64, 64, 10), 32),
+    Case((256, 256, 256, 10), 128),
+    Case((1024, 1024, 1024, 10), 256),
+    Case((2048, 2048, 10), 512),
+)
+DTYPES: tuple[type[np.floating], ...] = (np.float32, np.float64)
+KNOWN_PEERS: tuple[str, ...] = ("jax", "torch")
+
+
+def quick() -> bool:
+    return os.environ.get("REFBP_BENCH_QUICK", "") not in ("", "0")
+
+
+def cases() -> tuple[Case, ...]:
+    return ALL_CASES[:3] if quick() else ALL_CASES
+
+
+def op_shape() -> tuple[int, int]:
+    """The (B, n) array the per-activation and per-loss microbenchmarks run on."""
+    return (64, 256) if quick() else (256, 1024)
+
+
+def peers() -> tuple[str, ...]:
+    raw = os.environ.get("REFBP_BENCH_PEERS", ",".join(KNOWN_PEERS))
+    return tuple(p.strip() for p in raw.split(",") if p.strip())
+
+
+# --- data ------------------------------------------------------------------------------
+
+
+def make_problem(
+    case: Case, dtype: type[np.floating], seed: int = 0
+) -> tuple[refbp.MLP, Array, Array]:
+    """The refbp network (Glorot init, zero biases) and a batch X ~ N(0, 1), Y ~ N(0, 1)."""
+    net = refbp.MLP.init(list(case.sizes), case.activations, "mse", dtype=dtype, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    X = rng.standard_normal((case.batch, case.sizes[0])).astype(dtype)
+    Y = rng.standard_normal((case.batch, case.sizes[-1])).astype(dtype)
+    return net, X, Y
+
+
+# --- the three-GEMM bound ----------------------------------------------------------------
+
+
+def gemm_bound_step(case: Case, dtype: type[np.floating], seed: int = 0) -> Callable[[], None]:
+    """A function doing exactly the 3 GEMMs per layer of one step, into preallocated arrays.
+
+    Per layer l (input width i, output width o): z = a W (B, o), ∂W = aᵀ δ (i, o) and
+    δ Wᵀ (B, i), with ``np.matmul(..., out=...)``: no allocation, no elementwise work.  They
+    run in the order a step must run them, the forward products layer by layer and then the
+    backward ones from the output down, so that each W comes back to the cache as it would.
+    """
+    rng = np.random.default_rng(seed)
+    B = case.batch
+    acts = [rng.standard_normal((B, n)).astype(dtype) for n in case.sizes]
+    deltas = [rng.standard_normal((B, n)).astype(dtype) for n in case.sizes]
+    ws = [
+        (rng.standard_normal((i, o)) / np.sqrt(i)).astype(dtype)
+        for i, o in zip(case.sizes[:-1], case.sizes[1:], strict=True)
+    ]
+    dws = [np.empty_like(w) for w in ws]
+    zs = [np.empty((B, n), dtype=dtype) for n in case.sizes]
+    dxs = [np.empty((B, n), dtype=dtype) for n in case.sizes]
+
+    def step() -> None:
+        for i, w in enumerate(ws):
+            np.matmul(acts[i], w, out=zs[i + 1])  # forward: z = a W
+        for i in range(len(ws) - 1, -1, -1):
+            np.matmul(acts[i].T, deltas[i + 1], out=dws[i])  # BP4: aᵀ δ
+            np.matmul(deltas[i + 1], ws[i].T, out=dxs[i])  # δ Wᵀ for the layer below, or ∂C/∂X
+
+    return step
+
+
+# --- peak memory ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemoryAccount:
+    """Bytes one backprop must hold, by kind, and the peak it actually reached.
+
+    must_hold = parameters (every W and b) + their gradients (the same bytes again)
+              + z of every layer + a of every layer whose activation is not the identity
+                (the identity returns z itself, so that a costs nothing)
+              + δ of every layer + ∂C/∂X (B, n_0).
+    All of it exists at once when ``backprop`` returns: the result holds the gradients, the
+    δs and ∂C/∂X, and the forward cache (z, a) is alive until then.  X and Y are the
+    caller's and are not counted.
+
+    peak = parameter bytes + the peak of tracemalloc's traced memory during the call, with
+    tracing started (on an already built, already warmed-up network) just before it and
+    the result still alive when the peak is read.  NumPy reports its data buffers to
+    tracemalloc, so the peak covers every array and every temporary, and also the Python
+    objects (array headers, lists, tuples) that a byte count of the data does not: on the
+    tiny networks those dominate.
+    """
+
+    parameters: int
+    gradients: int
+    z: int
+    a: int
+    deltas: int
+    grad_input: int
+    peak: int
+
+    @property
+    def must_hold(self) -> int:
+        return self.parameters + self.gradients + self.z + self.a + self.deltas + self.grad_input
+
+    @property
+    def ratio(self) -> float:
+        return self.peak / self.must_hold
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "parameters": self.parameters,
+            "gradients": self.gradients,
+            "z": self.z,
+            "a": self.a,
+            "deltas": self.deltas,
+            "grad_input": self.grad_input,
+            "must_hold": self.must_hold,
+            "peak": self.peak,
+            "ratio": self.ratio,
+        }
+
+
+def memory_account(case: Case, dtype: type[np.floating]) -> MemoryAccount:
+    """Measure the peak of one ``backprop`` and account for what it must hold (see above)."""
+    net, X, Y = make_problem(case, dtype)
+    net.backprop(X, Y)  # warm-up: first-call allocations (caches, lazy imports) are not the step's
+    item = np.dtype(dtype).itemsize
+    B = case.batch
+    widths = case.sizes[1:]
+    params = sum(w.nbytes + b.nbytes for w, b in zip(net.weights, net.biases, strict=True))
+    gc.collect()
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        bp = net.backprop(X, Y)
+        _, traced_peak = tracemalloc.get_traced_memory()
+        traced_peak -= before
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    account = MemoryAccount(
+        parameters=params,
+        gradients=params,
+        z=sum(B * n for n in widths) * item,
+        a=sum(B * n for n, act in zip(widths, case.activations, strict=True) if act != "identity")
+        * item,
+        deltas=sum(B * n for n in widths) * item,
+        grad_input=B * case.sizes[0] * item,
+        peak=params + traced_peak,
+    )
+    # The accounting must describe what backprop really returned.
+    assert account.gradients == sum(g.nbytes for g in [*bp.grad_weights, *bp.grad_biases])
+    assert account.deltas == sum(d.nbytes for d in bp.deltas)
+    assert account.grad_input == bp.grad_input.nbytes
+    return account
+
+
+# --- peers ---------------------------------------------------------------------------------
+
+
+def jax_step(case: Case, dtype: type[np.floating]) -> Callable[[], Any]:
+    """The JAX version of one step; it returns (loss, ((∂W, ∂b) per layer, ∂C/∂X)).
+
+    x64 is switched on (as the oracle package does) so that float64 is float64; arrays are
+    passed in the case's dtype, so float32 stays float32 (callers check the result's dtype).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    net, X, Y = make_problem(case, dtype)
+
+    def loss(params: list[tuple[Any, Any]], x: Any, y: Any) -> Any:
+        a = x
+        for i, (w, b) in enumerate(params):
+            z = a @ w + b
+            a = jax.nn.tanh(z) if i < len(params) - 1 else z  # tanh hidden, identity output
+        return jnp.mean((a - y) ** 2)
+
+    grad_fn = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
+    params = [
+        (jnp.asarray(w), jnp.asarray(b)) for w, b in zip(net.weights, net.biases, strict=True)
+    ]
+    x, y = jnp.asarray(X), jnp.asarray(Y)
+
+    def step() -> Any:
+        return jax.block_until_ready(grad_fn(params, x, y))
+
+    return step
+
+
+def torch_step(case: Case, dtype: type[np.floating]) -> Callable[[], Any]:
+    """PyTorch CPU autograd's step: (loss, (∂W₁, ∂b₁, ..., ∂C/∂X)); ImportError without torch."""
+    import torch
+
+    net, X, Y = make_problem(case, dtype)
+    params = [
+        (torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True))
+        for w, b in zip(net.weights, net.biases, strict=True)
+    ]
+    flat = [t for pair in params for t in pair]
+    x = torch.tensor(X, requires_grad=True)
+    y = torch.tensor(Y)
+
+    def step() -> Any:
+        a = x
+        for i, (w, b) in enumerate(params):
+            z = torch.addmm(b, a, w)  # b + a W
+            a = torch.tanh(z) if i < len(params) - 1 else z
+        c = torch.mean((a - y) ** 2)
+        return c.detach(), torch.autograd.grad(c, [*flat, x])
+
+    return step
