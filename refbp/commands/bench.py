@@ -774,6 +774,17 @@ _RESULT_LINE = re.compile(r"^(\S+::\S+)\s+(PASSED|FAILED|SKIPPED|ERROR|XFAIL|XPA
 _COLLECTED = re.compile(r"collected (\d+) items?(?:.* (\d+) selected)?")
 
 
+def _strip_raw_timings(path: Path) -> None:
+    """Drop pytest-benchmark's per-round timings: 45 MB a run, while the report and
+    --compare need only the statistics kept beside them."""
+    if not path.exists():
+        return
+    data = json.loads(path.read_text())
+    for bench in data.get("benchmarks", []):
+        bench.get("stats", {}).pop("data", None)
+    path.write_text(json.dumps(data, indent=1))
+
+
 def run_benchmarks(
     root: Path,
     json_out: Path,
@@ -846,6 +857,7 @@ def run_benchmarks(
         code = proc.wait()
     for test in failed:
         print(f"refbp bench: {test} failed (see {log_path})")
+    _strip_raw_timings(json_out)
     return code
 
 
