@@ -17,6 +17,7 @@ Registries drive everything: activations and losses come from ``refbp.ACTIVATION
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,6 +82,18 @@ class NetCase:
         )
 
 
+# Strategy objects are cached: one made afresh on every draw costs Hypothesis a validation
+# each time (measured: a third of the cost of drawing a network case).
+@functools.cache
+def _up_to(n: int) -> st.SearchStrategy[int]:
+    return st.integers(1, n)
+
+
+@functools.cache
+def _choice(options: tuple[object, ...]) -> st.SearchStrategy[object]:
+    return st.sampled_from(options)
+
+
 @st.composite
 def structures(
     draw: st.DrawFn,
@@ -91,17 +104,17 @@ def structures(
     max_width: int = MAX_WIDTH,
     max_batch: int = MAX_BATCH,
 ) -> Structure:
-    depth = draw(st.integers(1, max_depth))
-    sizes = tuple(draw(st.integers(1, max_width)) for _ in range(depth + 1))
-    loss_name = loss if loss is not None else draw(st.sampled_from(LOSS_NAMES))
-    hidden = tuple(draw(st.sampled_from(ACTIVATION_NAMES)) for _ in range(depth - 1))
+    depth = draw(_up_to(max_depth))
+    sizes = tuple(draw(_up_to(max_width)) for _ in range(depth + 1))
+    loss_name = loss if loss is not None else draw(_choice(LOSS_NAMES))
+    hidden = tuple(draw(_choice(ACTIVATION_NAMES)) for _ in range(depth - 1))
     choices = output_activations(loss_name)
     if loss_name in PROBABILITY_OUTPUT_LOSSES and sizes[-1] == 1:
         # a softmax over one unit is exactly 1: the loss is infinite for every y < 1
         choices = tuple(c for c in choices if c != "softmax")
-    out = draw(st.sampled_from(choices))
-    dt = dtype if dtype is not None else draw(st.sampled_from(DTYPES))
-    batch = draw(st.integers(1, max_batch))
+    out = draw(_choice(choices))
+    dt = dtype if dtype is not None else draw(_choice(DTYPES))
+    batch = draw(_up_to(max_batch))
     return Structure(sizes, (*hidden, out), loss_name, dt, batch)
 
 
@@ -160,6 +173,16 @@ def fill(
     )
 
 
+# What fills a structure: (seed, weight gain, input scale, share of exact zeros).  Built once:
+# a strategy object made afresh for every example costs Hypothesis its validation each time.
+FILLINGS = st.tuples(
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([1.0, 0.5, 2.0]),
+    st.sampled_from([1.0, 0.1, 3.0]),
+    st.sampled_from([0.0, 0.25, 1.0]),
+)
+
+
 @st.composite
 def net_cases(
     draw: st.DrawFn,
@@ -167,11 +190,27 @@ def net_cases(
     **structure_kwargs: object,
 ) -> NetCase:
     s = draw(structure if structure is not None else structures(**structure_kwargs))  # type: ignore[arg-type]
-    seed = draw(st.integers(0, 2**32 - 1))
-    gain = draw(st.sampled_from([1.0, 0.5, 2.0]))
-    x_scale = draw(st.sampled_from([1.0, 0.1, 3.0]))
-    zero_share = draw(st.sampled_from([0.0, 0.25, 1.0]))
-    return fill(s, seed, gain, x_scale, zero_share)
+    return fill(s, *draw(FILLINGS))
+
+
+@st.composite
+def net_case_groups(
+    draw: st.DrawFn, size: int, structure: st.SearchStrategy[Structure]
+) -> list[NetCase]:
+    """``size`` networks of one drawn structure, each with its own drawn parameters and data.
+
+    The fast oracle evaluates any structure with the same executable, so what a group
+    shares is only Hypothesis's per-example overhead (about 4 ms, three times the cost of
+    checking a network); every network in it is a separate, fully checked example.
+    """
+    s = draw(structure)
+    return [fill(s, *draw(FILLINGS)) for _ in range(size)]
+
+
+@functools.cache
+def network_groups(loss: str, dtype: type[np.floating], size: int) -> st.SearchStrategy[list[NetCase]]:
+    """The (cached) strategy of ``size``-network groups for one loss and dtype."""
+    return net_case_groups(size, structures(loss=loss, dtype=dtype))
 
 
 @st.composite

@@ -6,7 +6,13 @@ import numpy as np
 
 import refbp
 from oracle.domains import PROBABILITY_OUTPUT_LOSSES
-from oracle.fast import backprop_fast_async, backprop_many, forward_fast, loss_grad_fast
+from oracle.fast import (
+    PendingResult,
+    backprop_fast_async,
+    backprop_many,
+    forward_fast,
+    loss_grad_fast,
+)
 from oracle.functions import ACTIVATION_SPECS, LOSS_SPECS
 from oracle.network import OracleResult
 from tests import record
@@ -123,13 +129,32 @@ def kink_within_rounding(case: NetCase, net: refbp.MLP) -> bool:
     return False
 
 
-def check_network(case: NetCase, source: str | None = None) -> Verdict | None:
-    """Compare every backprop quantity; None if the case is legitimately not computable."""
+def _dispatch(case: NetCase) -> PendingResult:
     s = case.structure
-    # The oracle runs on the second core while refbp computes on this one.
-    pending = backprop_fast_async(
+    return backprop_fast_async(
         case.weights, case.biases, list(s.activations), s.loss, case.X, case.Y
     )
+
+
+def check_networks(cases: list[NetCase], source: str | None = None) -> None:
+    """:func:`check_network` on each case; every oracle call is dispatched before the first
+    refbp call, so XLA works through them on the second core while this one checks."""
+    pending = [_dispatch(case) for case in cases]
+    for case, p in zip(cases, pending, strict=True):
+        check_network(case, source, pending=p)
+
+
+def check_network(
+    case: NetCase, source: str | None = None, pending: PendingResult | None = None
+) -> Verdict | None:
+    """Compare every backprop quantity; None if the case is legitimately not computable.
+
+    ``pending``: the oracle's result for this case if already dispatched (``check_networks``).
+    """
+    s = case.structure
+    # The oracle runs on the second core while refbp computes on this one.
+    if pending is None:
+        pending = _dispatch(case)
     net = case.net()
     try:
         got = net.backprop(case.X, case.Y)
