@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
 
 import jax
 import numpy as np
@@ -75,8 +74,10 @@ def _losses_at(
     shapes: tuple[tuple[int, ...], ...],
     activations: tuple[str, ...],
     loss: str,
-) -> Array:
-    """C at θ + step[k]·e_{index[k]} for every k: ``theta (N,)``, ``index, step (CHUNK,)``.
+) -> tuple[Array, Array]:
+    """C and the output at θ + step[k]·e_{index[k]} for every k: ``theta (N,)``,
+    ``index, step (CHUNK,)``; returns ``(CHUNK,)`` losses and ``(CHUNK, B, n_out)`` outputs
+    (the outputs too, so that the unperturbed one needs no executable of its own).
 
     θ is (weights, biases, X, probes) flattened.  Only entry index[k] moves: the others
     get ``+ 0·step`` = +0, which is exact, and steps are powers of two, so θ_i + step is
@@ -84,20 +85,14 @@ def _losses_at(
     """
     L = len(activations)
 
-    def one(i: Array, s: Array) -> Array:
+    def one(i: Array, s: Array) -> tuple[Array, Array]:
         moved = theta + jax.nn.one_hot(i, theta.shape[0], dtype=theta.dtype) * s
         parts = _split(moved, shapes)
         ws, bs, x, ps = parts[:L], parts[L : 2 * L], parts[2 * L], parts[2 * L + 1 :]
-        return LOSSES[loss](forward(ws, bs, activations, x, ps), y)
+        out = forward(ws, bs, activations, x, ps)
+        return LOSSES[loss](out, y), out
 
     return jax.vmap(one)(index, step)
-
-
-@partial(jax.jit, static_argnames=("activations",))
-def _output(
-    weights: tuple[Array, ...], biases: tuple[Array, ...], x: Array, activations: tuple[str, ...]
-) -> Array:
-    return forward(weights, biases, activations, x)
 
 
 def numeric_backprop(
@@ -140,7 +135,7 @@ def numeric_backprop(
     # so C comes from the same executable.
     index = np.concatenate([*(np.arange(N) for _ in multiples), [0]])
     step = np.concatenate([*(m * steps for m in multiples), [0.0]])
-    values = _evaluate(theta, index, step, y, shapes, net.activations, net.loss)
+    values, output = _evaluate(theta, index, step, y, shapes, net.activations, net.loss)
     f = values[:-1].reshape(len(multiples), N)
     if order == 2:
         grad = (f[0] - f[1]) / (2.0 * steps)
@@ -148,10 +143,9 @@ def numeric_backprop(
         grad = (-f[0] + 8.0 * f[1] - 8.0 * f[2] + f[3]) / (12.0 * steps)
     g = _split_np(grad, shapes)
     L = len(net.weights)
-    out: Any = _output(net.weights, net.biases, x, net.activations)
     return OracleResult(
         loss=float(values[-1]),
-        output=np.array(out, dtype=np.float64),
+        output=output,
         deltas=g[2 * L + 1 :],
         grad_weights=g[:L],
         grad_biases=g[L : 2 * L],
@@ -167,8 +161,9 @@ def _evaluate(
     shapes: tuple[tuple[int, ...], ...],
     activations: tuple[str, ...],
     loss: str,
-) -> F64:
-    """All jobs in fixed-size chunks (the last padded with zero steps, results dropped)."""
+) -> tuple[F64, F64]:
+    """All jobs in fixed-size chunks (the last padded with zero steps, results dropped):
+    the M losses, and the output of the last job."""
     M = index.size
     pad = -M % CHUNK
     index = np.concatenate([index, np.zeros(pad, dtype=index.dtype)])
@@ -177,7 +172,9 @@ def _evaluate(
         _losses_at(theta, index[k : k + CHUNK], step[k : k + CHUNK], y, shapes, activations, loss)
         for k in range(0, M + pad, CHUNK)
     ]
-    return np.concatenate([np.asarray(p, dtype=np.float64) for p in pending])[:M]
+    losses = np.concatenate([np.asarray(c, dtype=np.float64) for c, _ in pending])
+    last = (M - 1) % CHUNK  # the last job sits in the last chunk at this offset
+    return losses[:M], np.array(pending[-1][1][last], dtype=np.float64)
 
 
 def _split_np(v: F64, shapes: Sequence[tuple[int, ...]]) -> list[F64]:

@@ -338,6 +338,7 @@ def test_autodiff_matches_finite_differences_and_fast_matches_plain(k: int) -> N
     numeric = oracle.numeric_backprop(ws, bs, acts, loss, X, Y, h=1e-6)
     assert np.isfinite(plain.loss)
     assert _rel(numeric.loss, plain.loss) <= 1e-14  # the same forward formulas
+    assert _rel(numeric.output, plain.output) <= 1e-14
     # FD error ~ ε|C|/h per entry (~1e-10) plus h²-truncation: a wrong convention or a
     # missing term is O(1) off; 1e-6 normwise leaves no room for either.
     atol = 1e-8 * max(1.0, abs(plain.loss))
