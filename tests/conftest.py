@@ -14,8 +14,10 @@ Property tests that are cheap per example scale their example count from the pro
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 _COMMON = dict(
@@ -48,7 +50,39 @@ except ImportError:  # refbp's own tests run without JAX
     pass
 
 
+_WARMING: list[threading.Thread] = []
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start compiling, on a background thread, what selected modules say they will need.
+
+    A test module may define ``warm_up()``: executables that only its tests use (one XLA
+    compile per network structure), so compiling them while other tests run hides that
+    time.  Skipped under xdist (a worker may not run the module at all) and when the
+    module has no selected test.  Errors are left for the tests themselves to report.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") or os.environ.get("REFBP_NO_WARM_UP"):
+        return
+    modules = {id(item.module): item.module for item in session.items if hasattr(item, "module")}
+    jobs = [m.warm_up for m in modules.values() if callable(getattr(m, "warm_up", None))]
+    if not jobs:
+        return
+
+    def run() -> None:
+        for job in jobs:
+            try:
+                job()
+            except Exception:  # the tests will meet the same error and report it
+                pass
+
+    thread = threading.Thread(target=run, name="refbp-warm-up", daemon=True)
+    thread.start()
+    _WARMING.append(thread)
+
+
 def pytest_sessionfinish(session: object, exitstatus: int) -> None:
+    for thread in _WARMING:  # never leave it inside XLA while the interpreter shuts down
+        thread.join()
     from tests import record
 
     try:

@@ -370,6 +370,21 @@ def test_autodiff_matches_finite_differences_and_fast_matches_plain(k: int) -> N
     )
 
 
+def warm_up() -> None:
+    """Compile the per-structure executables of the rotation tests ahead of them.
+
+    The plain and finite-difference oracles compile once per structure (about 20 XLA
+    compiles here on a fresh cache).  tests/conftest.py calls this on a background thread
+    at the start of the session, so that the compiles overlap the network tests, which
+    leave the second core partly idle; the tests then find the executables in the cache.
+    The results are thrown away: the tests compute and check their own.
+    """
+    for k in range(10):
+        ws, bs, acts, loss, X, Y = _rotation_case(k)
+        oracle.backprop(ws, bs, acts, loss, X, Y)
+        oracle.numeric_backprop(ws, bs, acts, loss, X, Y, h=1e-6)
+
+
 def test_fourth_order_differences_are_more_accurate() -> None:
     ws, bs, acts, loss, X, Y = _rotation_case(1)
     plain = oracle.backprop(ws, bs, acts, loss, X, Y)
