@@ -1,18 +1,26 @@
 """Tests written for mutants that survived the general-purpose mutation run (mutmut 3.8.1).
 
-See reports/mutation-general.md.  Each test names the mutant(s) it kills.  Everything here
-checks the documented contract of the registry, without JAX, and runs in well under a second.
+See reports/mutation-general.md.  Each test names the mutant(s) it kills, by mutmut's name
+(refbp.<module>.x_<function>__mutmut_<n>).  Everything here checks the documented contract
+against values written out independently (never against refbp's own output), without JAX,
+and the whole file runs in well under a second.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import refbp
 from refbp import losses as losses_mod
+from refbp.activations import ACTIVATIONS
+from refbp.errors import DTypeError
 from refbp.losses import LOSSES, Loss
+from refbp.network import MLP
 
 
 def _zero(a: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -107,3 +115,465 @@ def test_softmax_cross_entropy_gradient_is_exact_for_unnormalised_targets() -> N
     y = np.array([[1.0, 0.5, 0.5], [0.0, 0.5, 0.0]])  # row sums 2 and 0.5
     g = LOSSES["softmax_cross_entropy"].grad(a, y)
     np.testing.assert_allclose(g, _softmax_ce_grad_exact(a, y), rtol=1e-12, atol=1e-15)
+
+
+# --- refbp/train.py ---------------------------------------------------------------------
+
+
+def _linear_mse_sgd(
+    X: np.ndarray, Y: np.ndarray, W: np.ndarray, b: np.ndarray,
+    lr: float, batch_size: int, epochs: int, seed: int,
+) -> tuple[list[float], np.ndarray, np.ndarray]:
+    """Plain SGD on a one-layer identity network with the mse loss, written out directly.
+
+    Sampling as train.py's docstring states it (one default_rng(seed), a permutation per
+    epoch, consecutive slices); mse gradient 2/(B·O) xᵀ(a − y) and 2/(B·O) Σ_B (a − y).
+    """
+    W, b = W.copy(), b.copy()
+    rng = np.random.default_rng(seed)
+    n = len(X)
+    history = []
+    for _ in range(epochs):
+        perm = rng.permutation(n)
+        total = 0.0
+        for k in range(0, n, batch_size):
+            idx = perm[k : k + batch_size]
+            r = X[idx] @ W + b - Y[idx]
+            total += float(np.mean(r * r)) * len(idx)
+            scale = 2.0 / r.size
+            W -= lr * scale * (X[idx].T @ r)
+            b -= lr * scale * r.sum(axis=0)
+        history.append(total / n)
+    return history, W, b
+
+
+def test_train_defaults_are_lr_0_1_batch_32_epochs_10_seed_0() -> None:
+    """DESIGN §2: ``train(net, X, Y, lr=0.1, batch_size=32, epochs=10, seed=0)`` are the defaults.
+
+    Kills refbp.train.x_train__mutmut_1..4 (default lr 1.1, batch_size 33, epochs 11,
+    seed 1).  N = 40 > 32, so the batch size and the seed both change which rows share a batch.
+    """
+    rng = np.random.default_rng(123)
+    X = rng.normal(size=(40, 3))
+    Y = rng.normal(size=(40, 2))
+    W = 0.3 * rng.normal(size=(3, 2))
+    b = np.array([0.1, -0.2])
+    expected, W_exp, b_exp = _linear_mse_sgd(X, Y, W, b, 0.1, 32, 10, 0)
+    net = MLP([W.copy()], [b.copy()], ["identity"], "mse")
+    history = refbp.train(net, X, Y)
+    assert len(history) == 10
+    np.testing.assert_allclose(history, expected, rtol=1e-12)
+    np.testing.assert_allclose(net.weights[0], W_exp, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(net.biases[0], b_exp, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize(("seed", "kind"), [(1.5, "float"), (True, "bool"), ("0", "str")])
+def test_train_refuses_a_seed_that_is_not_an_int(seed: object, kind: str) -> None:
+    """train: "seed must be an int or None", refused by refbp itself with the exact message.
+
+    Kills refbp.train.x_train__mutmut_94 (``or`` -> ``and``: a float or bool seed slips
+    through to NumPy), _96 (message dropped) and _97 (the type reported is NoneType).
+    """
+    net = MLP([np.ones((1, 1))], [np.zeros(1)], ["identity"], "mse")
+    msg = f"train: seed must be an int or None, got {kind}"
+    with pytest.raises(DTypeError, match=f"^{re.escape(msg)}$"):
+        refbp.train(net, np.ones((2, 1)), np.ones((2, 1)), seed=seed)  # type: ignore[arg-type]
+
+
+def test_an_update_that_overflows_is_a_numerical_error_with_the_documented_message() -> None:
+    """The update itself overflows (lr·g = inf): a NumericalError naming the epoch and lr,
+    never a RuntimeWarning.
+
+    One layer, identity, mse, x = 1, y = 0, W = 10: dC/dW = 2·(10 − 0) = 20, and
+    1e308 · 20 overflows.  Kills refbp.train.x_train__mutmut_138 (``np.errstate(all=None)``:
+    the overflow warns) and _167.._172 (the message's parts dropped or altered).
+    """
+    from refbp.errors import NumericalError
+
+    net = MLP([np.array([[10.0]])], [np.zeros(1)], ["identity"], "mse")
+    msg = (
+        "train (epoch 0, lr=1e+308): a parameter after an update (training diverged) came out "
+        "non-finite although every input was finite; the inputs or weights are too large for "
+        "this dtype (rescale them, or lower lr)"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(NumericalError, match=f"^{re.escape(msg)}$"):
+            refbp.train(net, np.ones((1, 1)), np.zeros((1, 1)), lr=1e308, epochs=1)
+
+
+def test_train_does_not_check_a_grad_input_it_does_not_need() -> None:
+    """Training needs no ∂C/∂X, so it neither computes nor checks one.
+
+    x = 1e-307 and W = 1e308 give z = 10 (finite loss and ∂C/∂W = x·δ), but ∂C/∂X = δ·Wᵀ
+    overflows.  Kills refbp.train.x_train__mutmut_133 (``need_grad_input=True``: the
+    overflowing ∂C/∂X is computed and refused with a NumericalError).
+    """
+    W = np.array([[1e308]])
+    net = MLP([W.copy()], [np.zeros(1)], ["identity"], "mse")
+    x, y = np.array([[1e-307]]), np.array([[0.0]])
+    history = refbp.train(net, x, y, lr=0.1, epochs=1)
+    # z = 10, C = 100; dC/dW = 2·10·1e-307 = 2e-306, so W moves by 2e-307: below W's ulp.
+    np.testing.assert_allclose(history, [100.0], rtol=1e-12)
+    assert net.weights[0][0, 0] == 1e308
+
+
+# --- refbp/io.py ------------------------------------------------------------------------
+
+
+def _one_layer(w: float) -> MLP:
+    return MLP([np.array([[w]])], [np.zeros(1)], ["identity"], "mse")
+
+
+def test_save_keeps_a_path_that_already_ends_in_npz(tmp_path: Path) -> None:
+    """io.save: ``.npz`` is appended only "if missing".
+
+    Kills refbp.io.x_save__mutmut_30 and _31 (the suffix compared with "XX.npzXX" / ".NPZ":
+    "net.npz" would be written as "net.npz.npz").
+    """
+    path = refbp.save(_one_layer(2.0), tmp_path / "net.npz")
+    assert path == tmp_path / "net.npz"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.npz"]
+
+
+def test_load_reads_the_exact_path_when_it_exists(tmp_path: Path) -> None:
+    """io.load falls back to ``path + ".npz"`` only when ``path`` itself does not exist.
+
+    Both "m" (written through a file object, so no suffix is added) and "m.npz" exist and hold
+    different networks; load("m") must read "m".  Kills refbp.io.x__read__mutmut_3 and _4
+    (the fallback taken although the exact path exists).
+    """
+    refbp.save(_one_layer(1.0), tmp_path / "m")  # writes m.npz
+    with open(tmp_path / "m", "wb") as f:
+        np.savez(
+            f, format=np.array("refbp-mlp-1"), activations=np.array(["identity"]),
+            loss=np.array("mse"), W0=np.array([[7.0]]), b0=np.zeros(1),
+        )
+    assert refbp.load(tmp_path / "m").weights[0][0, 0] == 7.0
+    assert refbp.load(tmp_path / "m.npz").weights[0][0, 0] == 1.0
+
+
+def test_load_does_not_append_npz_to_a_path_that_ends_in_npz(tmp_path: Path) -> None:
+    """save("a.npz") writes "a.npz", so load("a.npz") looks there only: "a.npz.npz" is another
+    file.  Kills refbp.io.x__read__mutmut_7 and _8 (suffix compared with "XX.npzXX" / ".NPZ").
+    """
+    written = refbp.save(_one_layer(3.0), tmp_path / "a.npz.npz")
+    assert written.name == "a.npz.npz"
+    shown = repr(str(tmp_path / "a.npz"))
+    with pytest.raises(FileNotFoundError, match=f"^{re.escape('load: no such file ' + shown)}$"):
+        refbp.load(str(tmp_path / "a.npz"))
+
+
+def _archive(path: Path, **arrays: np.ndarray) -> str:
+    """A hand-made archive: a valid one-layer network, with ``arrays`` replacing or adding
+    keys (a value of None drops the key).  Returns the path as a string."""
+    keys: dict[str, np.ndarray | None] = {
+        "format": np.array("refbp-mlp-1"), "activations": np.array(["identity"]),
+        "loss": np.array("mse"), "W0": np.array([[1.0]]), "b0": np.zeros(1),
+    }
+    keys.update(arrays)
+    np.savez(path, **{k: v for k, v in keys.items() if v is not None})
+    return str(path)
+
+
+def _refused(path: str, what: str) -> str:
+    return f"^{re.escape(f'load: {path!r}' + what)}$"
+
+
+def test_load_names_a_wrong_format_tag(tmp_path: Path) -> None:
+    """io.load refuses an archive whose ``format`` is another string, and says which.
+
+    Kills refbp.io.x_load__mutmut_13 (``or`` -> ``and``: a text tag other than
+    "refbp-mlp-1" is accepted) and _24 (the message always says "no 'format' key").
+    """
+    from refbp.errors import FormatError
+
+    path = _archive(tmp_path / "v2.npz", format=np.array("refbp-mlp-2"))
+    what = (
+        " is not a refbp network archive: expected format 'refbp-mlp-1', got format "
+        "array('refbp-mlp-2', dtype='<U11')"
+    )
+    with pytest.raises(FormatError, match=_refused(path, what)):
+        refbp.load(path)
+
+
+def test_load_says_when_the_format_key_is_missing(tmp_path: Path) -> None:
+    """Kills refbp.io.x_load__mutmut_25 ("no 'format' key" altered in the message)."""
+    from refbp.errors import FormatError
+
+    path = _archive(tmp_path / "nofmt.npz", format=None)
+    what = " is not a refbp network archive: expected format 'refbp-mlp-1', got no 'format' key"
+    with pytest.raises(FormatError, match=_refused(path, what)):
+        refbp.load(path)
+
+
+@pytest.mark.parametrize(
+    ("names", "shown"),
+    [
+        (np.array([1.0]), "array([1.])"),
+        (None, "None"),
+        (np.array("identity"), None),
+        (np.array([], dtype="<U1"), None),
+    ],
+)
+def test_load_refuses_activations_that_are_not_a_1d_array_of_names(
+    names: np.ndarray | None, shown: str | None, tmp_path: Path
+) -> None:
+    """A float array, a missing key, a single (0-d) name or no names: a FormatError saying so.
+
+    Kills refbp.io.x_load__mutmut_36 (``not _text(...) and len(...) == 0``: non-text names
+    reach MLP), _37 (``names is None and ...``: a missing key hits len(None)) and _47 (the
+    message dropped).  (_46, ``len(names) == 1`` refusing every one-layer archive, is killed
+    by the one-layer loads in the tests above.)
+    """
+    from refbp.errors import FormatError
+
+    path = _archive(tmp_path / "acts.npz", activations=names)
+    shown = shown if shown is not None else repr(names)
+    what = f": expected 'activations' to be a 1-D array of names, got {shown}"
+    with pytest.raises(FormatError, match=_refused(path, what)):
+        refbp.load(path)
+
+
+def test_load_refuses_a_npy_file_naming_refbp_save(tmp_path: Path) -> None:
+    """Kills refbp.io.x__read__mutmut_28 and _29 ("refbp.save" altered in the message)."""
+    from refbp.errors import FormatError
+
+    path = tmp_path / "one.npy"
+    np.save(path, np.ones(3))
+    what = " holds a single array (.npy), expected a .npz archive written by refbp.save"
+    with pytest.raises(FormatError, match=_refused(str(path), what)):
+        refbp.load(str(path))
+
+
+def test_load_names_the_member_it_cannot_read(tmp_path: Path) -> None:
+    """A member whose bytes were altered after writing (CRC mismatch, zipfile.BadZipFile while
+    reading it): "load: <path> is corrupt: cannot read 'W0' (...)".
+
+    Kills refbp.io.x__read__mutmut_33 (the message dropped).
+    """
+    from refbp.errors import FormatError
+
+    path = tmp_path / "crc.npz"
+    _archive(path, W0=np.arange(16.0).reshape(1, 16), b0=np.zeros(16))
+    raw = bytearray(path.read_bytes())
+    start = raw.find(b"W0.npy") + len(b"W0.npy")
+    # W0's member: [zip64 extra field, 20 bytes] + .npy header (128 bytes) + 128 data bytes;
+    # byte 200 after the name is inside the data with or without the extra field.
+    raw[start + 200] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    prefix = f"load: {str(path)!r} is corrupt: cannot read 'W0' ("
+    with pytest.raises(FormatError, match=f"^{re.escape(prefix)}.*CRC"):
+        refbp.load(str(path))
+
+
+@pytest.mark.parametrize(("loss", "shown"), [(np.array(1.0), "array(1.)"), (None, "None")])
+def test_load_refuses_a_loss_that_is_not_one_name(
+    loss: np.ndarray | None, shown: str, tmp_path: Path
+) -> None:
+    """Kills refbp.io.x_load__mutmut_48 (``loss is None and ...``: a float "loss" reaches MLP
+    as the name "1.0") and _56 (the message dropped)."""
+    from refbp.errors import FormatError
+
+    path = _archive(tmp_path / "loss.npz", loss=loss)
+    what = f": expected 'loss' to be one name, got {shown}"
+    with pytest.raises(FormatError, match=_refused(path, what)):
+        refbp.load(path)
+
+
+# --- refbp/activations.py ---------------------------------------------------------------
+
+
+def test_registering_an_activation_name_twice_is_refused_by_name() -> None:
+    """Kills refbp.activations.x__register__mutmut_2 (the duplicate-name message dropped)."""
+    from refbp import activations as acts
+
+    original = acts.ACTIVATIONS["relu"]
+    with pytest.raises(ValueError, match=r"^activation 'relu' is registered twice$"):
+        acts._register(acts.Activation("relu", lambda z: z, None))
+    assert acts.ACTIVATIONS["relu"] is original
+
+
+def test_an_activation_name_that_is_not_a_string_is_refused_with_its_type() -> None:
+    """``get_activation``: who complained (default "refbp"), what was expected and what came.
+
+    Kills refbp.activations.x_get_activation__mutmut_1 and _2 (default ``where`` altered),
+    _4 (message dropped) and _5 (the type reported is NoneType).
+    """
+    from refbp.activations import get_activation
+
+    with pytest.raises(DTypeError, match=r"^refbp: activation names must be strings, got int 3$"):
+        get_activation(3)
+    with pytest.raises(TypeError, match=r"^MLP: activation names must be strings, got bytes b'x'$"):
+        get_activation(b"x", where="MLP")
+
+
+def test_elementwise_derivatives_of_integer_input_are_float64() -> None:
+    """``_blockwise`` computes into float64 when z is not a float array.
+
+    tanh'(z) = 1/cosh²(z) and σ'(z) = σ(z)(1 − σ(z)), written directly.  Kills
+    refbp.activations.x__blockwise__mutmut_3 (the output takes z's integer dtype).
+    """
+    z = np.array([[0, 1, -2], [3, -1, 2]])
+    zf = z.astype(np.float64)
+    d_tanh = ACTIVATIONS["tanh"].derivative(z, np.tanh(zf))
+    s = 1.0 / (1.0 + np.exp(-zf))
+    d_sig = ACTIVATIONS["sigmoid"].derivative(z, s)
+    assert d_tanh.dtype == np.float64 and d_sig.dtype == np.float64
+    np.testing.assert_allclose(d_tanh, 1.0 / np.cosh(zf) ** 2, rtol=1e-14)
+    np.testing.assert_allclose(d_sig, s * (1.0 - s), rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_elementwise_derivatives_of_arrays_larger_than_one_block(dtype: type) -> None:
+    """More elements than one ``_blockwise`` block (2**19 bytes: 65536 float64, 131072
+    float32), and not a multiple of it: the same values as the formula written directly.
+
+    Kills refbp.activations.x__blockwise__mutmut_14 (block = bytes / itemsize, a float:
+    ``range`` refuses it once the array needs more than one block).
+    """
+    z = np.linspace(-6.0, 6.0, 400 * 401).reshape(400, 401)
+    d = ACTIVATIONS["tanh"].derivative(z.astype(dtype), np.tanh(z).astype(dtype))
+    assert d.dtype == dtype and d.shape == z.shape
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(d, 1.0 / np.cosh(z) ** 2, rtol=tol, atol=tol * 1e-3)
+
+
+@pytest.mark.parametrize(("dtype", "big"), [(np.float32, 1e13), (np.float32, 3e38), (np.float64, 1e300)])
+def test_gelu_is_quiet_and_exact_far_beyond_the_clip(dtype: type, big: float) -> None:
+    """activations.py: "no overflow, no NaN, no RuntimeWarning" for pre-activations far beyond
+    ±1e4.  There gelu(z) = z·σ(2u) is exactly z (z > 0) or 0 (z < 0), and gelu' is 1 or 0.
+
+    z³ overflows float32 at |z| ≈ 7e12 and float64 at |z| ≈ 6e102, so the clip at ±1e3 must
+    hold on both sides.  Kills refbp.activations.x__gelu_parts__mutmut_3 (no lower clip) and
+    _4 (no upper clip).
+    """
+    z = np.array([[big, -big], [-big, big]], dtype=dtype)
+    gelu = ACTIVATIONS["gelu"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a = gelu.forward(z)
+        d = gelu.derivative(z, a)
+    assert a.dtype == dtype and d.dtype == dtype
+    np.testing.assert_array_equal(a, np.array([[big, 0.0], [0.0, big]], dtype=dtype))
+    np.testing.assert_array_equal(d, np.array([[1.0, 0.0], [0.0, 1.0]], dtype=dtype))
+
+
+# --- refbp/_validate.py -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["bogus", object()])
+def test_a_dtype_numpy_cannot_interpret_is_refused_with_the_value(dtype: object) -> None:
+    """``float_dtype``: a value that is not a dtype at all (np.dtype raises TypeError) gets
+    the same message as an unsupported dtype.  Kills refbp._validate.x_float_dtype__mutmut_3
+    (that message dropped)."""
+    msg = f"MLP.init: dtype must be float32 or float64, got {dtype!r}"
+    with pytest.raises(DTypeError, match=f"^{re.escape(msg)}$"):
+        MLP.init([2, 1], ["identity"], "mse", dtype=dtype)  # type: ignore[arg-type]
+
+
+def test_cast_returns_the_same_array_when_no_conversion_is_needed() -> None:
+    """_validate's docstring: conversions return new arrays, "or the same array when no
+    conversion is needed"; ``copy=True`` always returns a new one.
+
+    Kills refbp._validate.x_cast__mutmut_1 (default ``copy=True``: every input is copied).
+    """
+    from refbp import _validate
+
+    a = np.ones((2, 3))
+    assert _validate.cast(a, np.dtype(np.float64), "X", "t") is a
+    b = _validate.cast(a, np.dtype(np.float64), "X", "t", copy=True)
+    assert b is not a and not np.shares_memory(a, b)
+    c = _validate.cast(a, np.dtype(np.float32), "X", "t")
+    assert c.dtype == np.float32 and not np.shares_memory(a, c)
+
+
+def test_batch_matrix_messages_name_the_argument_and_hint_at_reshape() -> None:
+    """X that is not numeric, and a 1-D X (one sample): the messages name X and, for 1-D,
+    say how to make one row.
+
+    Kills refbp._validate.x_batch_matrix__mutmut_3 (the name passed on as None), _10, _11,
+    _13, _14 (the reshape hint replaced by None or missing for 1-D) and _12, _15 (a hint, or
+    "XXXX", added for 3-D).
+    """
+    net = MLP([np.ones((2, 1))], [np.zeros(1)], ["identity"], "mse")
+    with pytest.raises(DTypeError, match=r"^MLP\.predict: X must be a numeric array, got str$"):
+        net.predict("ab")  # type: ignore[arg-type]
+    msg = (
+        "MLP.predict: X must be 2-D (batch, 2), got 1-D shape (2,); "
+        "for one sample use X.reshape(1, -1)"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        net.predict(np.ones(2))
+    msg = "MLP.predict: X must be 2-D (batch, 2), got 3-D shape (1, 1, 2)"  # no hint here
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        net.predict(np.ones((1, 1, 2)))
+
+
+def _probability_net(dtype: type = np.float64) -> MLP:
+    return MLP(
+        [np.ones((1, 3), dtype=dtype)], [np.zeros(3, dtype=dtype)], ["identity"],
+        "softmax_cross_entropy",
+    )
+
+
+@pytest.mark.parametrize(
+    ("Y", "row", "total"),
+    [
+        ([[0.2, 0.3, 0.5], [0.25, 0.25, 0.0]], 1, 0.5),  # the bad row is not row 0
+        ([[0.25, 0.25, 0.0], [0.2, 0.3, 0.5]], 0, 0.5),  # ... and not the row with the largest sum
+        ([[0.5, 0.5, 0.5], [0.2, 0.3, 0.5]], 0, 1.5),  # a sum above 1
+    ],
+)
+def test_probability_targets_name_the_row_that_does_not_sum_to_1(
+    Y: list[list[float]], row: int, total: float
+) -> None:
+    """``targets``: the row reported is the one farthest from summing to 1.
+
+    Kills refbp._validate.x_targets__mutmut_55 (row 0 always), _57 (|Σ + 1|: the largest sum)
+    and _58 (|Σ − 2|: a row summing to 1.5 is not the farthest from 2).
+    """
+    from refbp.errors import TargetError
+
+    msg = (
+        f"MLP.evaluate: softmax_cross_entropy needs rows of Y that sum to 1, "
+        f"got row {row} summing to {total}"
+    )
+    with pytest.raises(TargetError, match=f"^{re.escape(msg)}$"):
+        _probability_net().evaluate(np.ones((2, 1)), np.array(Y))
+
+
+def test_float32_probability_rows_are_summed_in_float64() -> None:
+    """Row sums are taken in float64, so a float32 row is judged on its exact sum.
+
+    y = [0.5, 0.25, 0.25 + 6710·2⁻²⁶] (all exact in float32) sums exactly to
+    1 + 9.99868e-5, inside the 1e-4 tolerance; summed in float32 it rounds to
+    1 + 839·2⁻²³ = 1 + 1.000017e-4 and would be refused.  Kills
+    refbp._validate.x_targets__mutmut_49 and _51 (the sum taken in Y's dtype).
+    """
+    third = 0.25 + 6710 * 2.0**-26
+    assert float(np.float32(third)) == third
+    Y = np.array([[0.5, 0.25, third]], dtype=np.float32)
+    c = _probability_net(np.float32).evaluate(np.ones((1, 1), dtype=np.float32), Y)
+    # all logits equal: C = −Σ y log(1/3) = log 3 · Σ y
+    assert c == pytest.approx(np.log(3.0) * (1.0 + 6710 * 2.0**-26), rel=1e-6)
+
+
+@pytest.mark.parametrize(("lr", "kind"), [("0.1", "str"), (True, "bool"), (None, "NoneType")])
+def test_train_refuses_a_learning_rate_that_is_not_a_real_number(lr: object, kind: str) -> None:
+    """``real``: bools and non-numbers are refused by name and type.
+
+    Kills refbp._validate.x_real__mutmut_3 (``or`` -> ``and``: "0.1" reaches float() and is
+    accepted), _5 (message dropped) and _6 (type reported as NoneType).
+    """
+    net = MLP([np.ones((1, 1))], [np.zeros(1)], ["identity"], "mse")
+    msg = f"train: lr must be a real number, got {kind}"
+    with pytest.raises(DTypeError, match=f"^{re.escape(msg)}$"):
+        refbp.train(net, np.ones((2, 1)), np.ones((2, 1)), lr=lr)  # type: ignore[arg-type]
+
+
+def test_train_refuses_a_batch_size_that_is_not_an_int_with_its_type() -> None:
+    """Kills refbp._validate.x_positive_int__mutmut_5 (type reported as NoneType)."""
+    net = MLP([np.ones((1, 1))], [np.zeros(1)], ["identity"], "mse")
+    with pytest.raises(DTypeError, match=r"^train: batch_size must be an int, got float 2\.0$"):
+        refbp.train(net, np.ones((2, 1)), np.ones((2, 1)), batch_size=2.0)  # type: ignore[arg-type]
