@@ -6,6 +6,7 @@ Profiles, chosen by the HYPOTHESIS_PROFILE environment variable (default ``quick
 * ``ci``       what CI runs: derandomized (the same examples every run), no example
                database, no deadline, and the reproduction blob printed on failure.
 * ``thorough`` ten times the examples; meant for ``pytest -n auto`` (pytest-xdist).
+* ``screen``   a fifth of ``ci``'s examples, derandomized: screening mutants.
 
 Property tests that are cheap per example scale their example count from the profile's
 ``max_examples`` (see ``strategies.examples``), so one knob sizes the whole suite.
@@ -34,6 +35,15 @@ settings.register_profile(
     **_COMMON,  # type: ignore[arg-type]
 )
 settings.register_profile("thorough", max_examples=1000, **_COMMON)  # type: ignore[arg-type]
+# a fifth of ci's examples, same derandomised draws: for screening many mutants quickly
+# (a mutant that survives it is re-run under ci before it is called a survivor)
+settings.register_profile(
+    "screen",
+    max_examples=20,
+    derandomize=True,
+    database=None,
+    **_COMMON,  # type: ignore[arg-type]
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 
 # JAX's persistent compilation cache: a second run loads executables instead of compiling.
