@@ -212,9 +212,11 @@ def _padded_loss(
         # backward), so the work scales with the real depth, not with D.
         return lax.cond(active, real, lambda a_in: a_in, a), None
 
-    # scan: the layer (with its 10-way switch) is compiled once, not once per layer.
+    # One layer function scanned over the depth, unrolled: the loop of a rolled scan (and
+    # of its transpose in the backward pass) cost ~0.2 ms a call on this 2-core machine,
+    # 40% of a small network's oracle time, and unrolling did not lengthen the compile.
     active = act_idx >= 0
-    out, _ = lax.scan(layer, X, (W, b, probes, act_idx, unit_mask, active))
+    out, _ = lax.scan(layer, X, (W, b, probes, act_idx, unit_mask, active), unroll=True)
     col_mask = unit_mask[-1]
     mask = row_mask[:, None] & col_mask[None, :]
     c = lax.switch(loss_idx, _LOSS_BRANCHES, out, Y, mask, col_mask, n_rows, n_entries)
@@ -490,7 +492,7 @@ def _forward_core(
         z, a_out = lax.cond(idx >= 0, real, lambda a_in: (a_in, a_in), a)
         return a_out, (z, a_out)
 
-    _, (zs, acts) = lax.scan(layer, X, (W, b, act_idx, unit_mask))
+    _, (zs, acts) = lax.scan(layer, X, (W, b, act_idx, unit_mask), unroll=True)
     return zs, acts
 
 
