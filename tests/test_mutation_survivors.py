@@ -577,3 +577,168 @@ def test_train_refuses_a_batch_size_that_is_not_an_int_with_its_type() -> None:
     net = MLP([np.ones((1, 1))], [np.zeros(1)], ["identity"], "mse")
     with pytest.raises(DTypeError, match=r"^train: batch_size must be an int, got float 2\.0$"):
         refbp.train(net, np.ones((2, 1)), np.ones((2, 1)), batch_size=2.0)  # type: ignore[arg-type]
+
+
+# --- refbp/network.py ------------------------------------------------------------------
+
+_TOO_LARGE = (
+    "came out non-finite although every input was finite; the inputs or weights are too "
+    "large for this dtype (rescale them, or lower lr)"
+)
+
+
+def _one_unit(w: float) -> MLP:
+    """One identity layer, one input and one output, loss mse: z = x·w, C = (z − y)²,
+    δ = 2(z − y), ∂C/∂W = x·δ, ∂C/∂b = δ, ∂C/∂X = δ·w (B = 1)."""
+    return MLP([np.array([[w]])], [np.zeros(1)], ["identity"], "mse")
+
+
+def test_backprop_says_the_loss_came_out_non_finite() -> None:
+    """x = 1e200, w = 1: z = 1e200 is finite, C = z² = 1e400 overflows to inf.
+
+    Kills refbp.network.xǁMLPǁ_backprop__mutmut_14, _17, _18 (the "the loss" part of the
+    message: None, "XXthe lossXX", "THE LOSS").
+    """
+    with pytest.raises(refbp.NumericalError) as e:
+        _one_unit(1.0).backprop(np.array([[1e200]]), np.array([[0.0]]))
+    assert str(e.value) == f"MLP.backprop: the loss {_TOO_LARGE}"
+
+
+def test_evaluate_says_the_loss_came_out_non_finite() -> None:
+    """As above, through ``evaluate`` (its own check and message).
+
+    Kills refbp.network.xǁMLPǁevaluate__mutmut_36–_41 (where / "the loss" -> None, dropped
+    or altered in evaluate's non-finite-loss message).
+    """
+    with pytest.raises(refbp.NumericalError) as e:
+        _one_unit(1.0).evaluate(np.array([[1e200]]), np.array([[0.0]]))
+    assert str(e.value) == f"MLP.evaluate: the loss {_TOO_LARGE}"
+
+
+def test_a_gradient_that_overflows_names_its_layer_though_the_bias_gradient_is_finite() -> None:
+    """x = 1e308, w = 1e-308: z ≈ 1, C ≈ 1 and ∂C/∂b = δ ≈ 2 are finite, ∂C/∂X = δ·w ≈ 2e-308
+    too, but ∂C/∂W = x·δ ≈ 2e308 overflows.  Only the weight gradient is non-finite.
+
+    Kills refbp.network.xǁMLPǁ_backprop__mutmut_28 (``and`` -> ``or``: a finite ∂C/∂b let the
+    layer pass), _31, _32 (``where`` / the "gradient of layer" part -> None), _33, _34 (an
+    argument dropped: TypeError), _35, _36 (the layer numbered i − 1 / i + 2, not i + 1).
+    """
+    with pytest.raises(refbp.NumericalError) as e:
+        _one_unit(1e-308).backprop(np.array([[1e308]]), np.array([[0.0]]))
+    assert str(e.value) == f"MLP.backprop: the gradient of layer 1 {_TOO_LARGE}"
+
+
+def test_a_grad_input_that_overflows_is_named() -> None:
+    """x = 1e-308, w = 1e308: z ≈ 1, ∂C/∂W = x·δ ≈ 2e-308 and ∂C/∂b ≈ 2 are finite,
+    ∂C/∂X = δ·w ≈ 2e308 overflows.
+
+    Kills refbp.network.xǁMLPǁ_backprop__mutmut_39–_44 (where / "∂C/∂X" -> None, dropped or
+    altered in the message).
+    """
+    with pytest.raises(refbp.NumericalError) as e:
+        _one_unit(1e308).backprop(np.array([[1e-308]]), np.array([[0.0]]))
+    assert str(e.value) == f"MLP.backprop: ∂C/∂X {_TOO_LARGE}"
+
+
+@pytest.mark.parametrize("method", ["forward", "predict", "evaluate", "backprop"])
+def test_a_parameter_made_non_finite_in_place_is_named_with_the_method(method: str) -> None:
+    """``weights`` hands out the network's own arrays; a NaN written into one after
+    construction makes the result non-finite, and the error names the parameter and the
+    method that found it.
+
+    Kills refbp.network.xǁMLPǁ_backprop__mutmut_12 and _check_output__mutmut_3
+    (``_diagnose_parameters(None)``: the message starts "None: "); forward__mutmut_12, _17,
+    _18, _19, predict__mutmut_14, _17, _18, _19 and evaluate__mutmut_23 (the ``where`` given
+    to ``_check_output``, which it hands on); forward__mutmut_16 (the output check reads
+    ``activations[-2]``, the finite hidden layer, and lets the NaN output through).
+    """
+    net = MLP([np.ones((2, 2)), np.ones((2, 1))], [np.zeros(2), np.zeros(1)],
+              ["tanh", "identity"], "mse")  # fmt: skip
+    net.weights[1][1, 0] = np.nan
+    args = (np.ones((3, 2)),) if method in ("forward", "predict") else (np.ones((3, 2)), np.ones((3, 1)))
+    with pytest.raises(refbp.NonFiniteError) as e:
+        getattr(net, method)(*args)
+    assert str(e.value) == f"MLP.{method}: weights[1] must be finite, got nan at index (1, 0)"
+
+
+@pytest.mark.parametrize("method", ["forward", "predict", "evaluate"])
+def test_an_output_that_overflows_is_named_with_the_method(method: str) -> None:
+    """x = 1e200, w = 1e200: the output z = 1e400 overflows to inf, every parameter finite.
+
+    Kills refbp.network.xǁMLPǁforward__mutmut_12, _17, _18, _19, predict__mutmut_14, _17,
+    _18, _19 and evaluate__mutmut_23 (the ``where`` given to ``_check_output``: None or
+    altered), forward__mutmut_15, _16 (the output check reads ``activations[+1]`` /
+    ``[-2]``: an IndexError with one layer), and _check_output__mutmut_4–_9 (its message:
+    where / "the output" -> None, dropped (TypeError) or altered).
+    """
+    args = (np.array([[1e200]]),) + ((np.array([[0.0]]),) if method == "evaluate" else ())
+    with pytest.raises(refbp.NumericalError) as e:
+        getattr(_one_unit(1e200), method)(*args)
+    assert str(e.value) == f"MLP.{method}: the output {_TOO_LARGE}"
+
+
+@pytest.mark.parametrize("method", ["forward", "predict", "evaluate", "backprop"])
+def test_input_and_target_errors_name_the_method(method: str) -> None:
+    """A network of 2 inputs and 1 output given X with 5 columns, then Y with 4 columns.
+
+    Kills refbp.network.xǁMLPǁforward__mutmut_3, _6, _7, _8 (``_inputs(X, where)`` with
+    where None / "XXMLP.forwardXX" / "mlp.forward" / "MLP.FORWARD"), and the same changes to
+    the ``where`` of predict, evaluate and backprop.
+    """
+    net = MLP([np.ones((2, 1))], [np.zeros(1)], ["identity"], "mse")
+    call = getattr(net, method)
+    with_y = method in ("evaluate", "backprop")
+    with pytest.raises(refbp.ShapeError) as e:
+        call(np.ones((3, 5)), np.ones((3, 1))) if with_y else call(np.ones((3, 5)))
+    assert str(e.value) == (
+        f"MLP.{method}: X must have 2 columns to match the network, got shape (3, 5)"
+    )
+    if with_y:
+        with pytest.raises(refbp.ShapeError) as e:
+            call(np.ones((3, 2)), np.ones((3, 4)))
+        assert str(e.value) == (
+            f"MLP.{method}: Y must have shape (3, 1) to match X and the output layer, got (3, 4)"
+        )
+
+
+@pytest.mark.parametrize("method", ["evaluate", "backprop"])
+@pytest.mark.parametrize(
+    ("xs", "lo", "hi"), [([1.0, -10.0], "0.0", "1.0"), ([-10.0], "0.0", "0.0"), ([1.0], "1.0", "1.0")]
+)
+def test_a_saturated_probability_output_is_named_with_method_activation_and_range(
+    method: str, xs: list[float], lo: str, hi: str
+) -> None:
+    """identity, identity, sigmoid layers of one unit, weights 1, 1, 100: x = 1 gives
+    sigmoid(100), which is 1.0 in float64 (1 − 3.7e-44 rounds up); x = −10 gives
+    sigmoid(−1000) = e⁻¹⁰⁰⁰, which is 0.0.  Binary cross-entropy refuses either, naming the
+    method, the output activation (sigmoid, not a hidden identity) and the range.
+
+    Kills refbp.network.xǁMLPǁevaluate__mutmut_30 (``_quiet_loss(out, y, None)``) and
+    _output_loss__mutmut_3, _4, _6, _7 (``or`` -> ``and``, ``<= 0`` -> ``< 0``, ``>= 1`` ->
+    ``> 1`` / ``>= 2``: an output of exactly 0 alone, or exactly 1 alone, was let through to
+    the loss).  It would also kill _output_loss__mutmut_9, _10 (the activation named is
+    ``_acts[+1]`` / ``[-2]``, a hidden identity), which the existing suite already kills.
+    """
+    net = MLP(
+        [np.array([[1.0]]), np.array([[1.0]]), np.array([[100.0]])],
+        [np.zeros(1)] * 3,
+        ["identity", "identity", "sigmoid"],
+        "binary_cross_entropy",
+    )
+    X = np.array(xs).reshape(-1, 1)
+    with pytest.raises(refbp.NumericalError) as e:
+        getattr(net, method)(X, np.full_like(X, 0.5))
+    assert str(e.value) == (
+        f"MLP.{method}: binary_cross_entropy needs outputs strictly inside (0, 1), but the "
+        f"sigmoid output saturated to {lo}..{hi} in float64; train on logits with "
+        "'sigmoid_cross_entropy' instead"
+    )
+
+
+def test_repr_lists_sizes_activations_loss_and_dtype() -> None:
+    """Kills refbp.network.xǁMLPǁ__repr____mutmut_1 (``list(None)``: repr raises TypeError)."""
+    net = MLP([np.ones((2, 3), np.float32), np.ones((3, 1))], [np.zeros(3), np.zeros(1)],
+              ["tanh", "identity"], "mse")  # fmt: skip
+    assert repr(net) == (
+        "MLP(sizes=[2, 3, 1], activations=['tanh', 'identity'], loss='mse', dtype=float32)"
+    )
