@@ -17,7 +17,7 @@ from tests.differential.harness import check_networks
 from tests.strategies import DTYPES, LOSS_NAMES, examples, network_groups
 
 GROUP = 4  # networks per Hypothesis example
-EXAMPLES = 2  # times the profile's max_examples, per loss and dtype
+EXAMPLES = 3  # times the profile's max_examples, per loss and dtype
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
