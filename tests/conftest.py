@@ -90,6 +90,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     _WARMING.append(thread)
 
 
+@pytest.fixture
+def no_warm_up_running() -> None:
+    """Wait for the warm-up thread: tracemalloc counts every thread's allocations, so a
+    memory measurement taken while it compiles would count the compiler's memory too."""
+    for thread in _WARMING:
+        thread.join()
+
+
 def pytest_sessionfinish(session: object, exitstatus: int) -> None:
     for thread in _WARMING:  # never leave it inside XLA while the interpreter shuts down
         thread.join()

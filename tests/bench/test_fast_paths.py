@@ -75,6 +75,7 @@ def test_peers_compute_what_refbp_computes(dtype: type[np.floating]) -> None:
             np.testing.assert_allclose(theirs, mine, rtol=0, atol=rtol * scale * 10, err_msg=name)
 
 
+@pytest.mark.usefixtures("no_warm_up_running")
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_gemm_bound_allocates_nothing(dtype: type[np.floating]) -> None:
     step = cases.gemm_bound_step(cases.ALL_CASES[1], dtype)
@@ -88,6 +89,7 @@ def test_gemm_bound_allocates_nothing(dtype: type[np.floating]) -> None:
     assert peak < 2048  # a few Python objects, no array
 
 
+@pytest.mark.usefixtures("no_warm_up_running")
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", cases.ALL_CASES[1:3], ids=lambda c: c.label)
 def test_peak_memory_within_target(case: cases.Case, dtype: type[np.floating]) -> None:
