@@ -338,7 +338,29 @@ def backprop_fast(
     One compile per :class:`Buckets` value (a single one, by default, for every
     network of depth <= 6, widths <= 64 and B <= 64).
     """
-    return backprop_fast_async(weights, biases, activations, loss, X, Y).result()
+    packed, widths, B = _checked_pack(weights, biases, activations, loss, X, Y)
+    return _unpack(_run_core(packed), widths, B)
+
+
+def _checked_pack(
+    weights: Sequence[npt.ArrayLike],
+    biases: Sequence[npt.ArrayLike],
+    activations: Sequence[str],
+    loss: str,
+    X: npt.ArrayLike,
+    Y: npt.ArrayLike,
+) -> tuple[_Packed, tuple[int, ...], int]:
+    """The arguments validated and copied into the padded bucket; the real widths and B."""
+    who = "oracle.backprop_fast"
+    net = check_network(who, weights, biases, activations, loss)
+    x = check_inputs(who, net, X)
+    y = check_targets(who, net, x, Y)
+    packed, _ = _pack(net, x, y)
+    return packed, net.widths, x.shape[0]
+
+
+def _run_core(packed: _Packed) -> tuple[Any, ...]:
+    return tuple(jax.device_get(_core_jit(*packed)))
 
 
 # JAX's CPU backend runs an executable on the calling thread before the call returns (its
@@ -357,10 +379,6 @@ def _new_worker_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_new_worker_after_fork)
-
-
-def _run_core(packed: _Packed) -> tuple[Any, ...]:
-    return tuple(jax.device_get(_core_jit(*packed)))
 
 
 class PendingResult:
@@ -393,12 +411,8 @@ def backprop_fast_async(
     Arguments are validated (errors raise here, in the caller) and copied into the
     padded bucket before returning, so mutating them later is safe.
     """
-    who = "oracle.backprop_fast"
-    net = check_network(who, weights, biases, activations, loss)
-    x = check_inputs(who, net, X)
-    y = check_targets(who, net, x, Y)
-    packed, _ = _pack(net, x, y)
-    return PendingResult(_WORKER.submit(_run_core, packed), net.widths, x.shape[0])
+    packed, widths, B = _checked_pack(weights, biases, activations, loss, X, Y)
+    return PendingResult(_WORKER.submit(_run_core, packed), widths, B)
 
 
 def backprop_many(
@@ -460,7 +474,7 @@ def sgd_fast(
     ) -> tuple[float, list[F64], list[F64]]:
         step = Network(tuple(ws), tuple(bs), net.activations, net.loss)
         packed, _ = _pack(step, xb, yb)
-        r = _unpack(jax.device_get(_core_jit(*packed)), net.widths, xb.shape[0])
+        r = _unpack(_run_core(packed), net.widths, xb.shape[0])
         return r.loss, r.grad_weights, r.grad_biases
 
     return sgd_loop(grad_fn, net, x, y, idx, float(lr), float(momentum), float(weight_decay))

@@ -90,17 +90,20 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     _WARMING.append(thread)
 
 
-@pytest.fixture
-def no_warm_up_running() -> None:
-    """Wait for the warm-up thread: tracemalloc counts every thread's allocations, so a
-    memory measurement taken while it compiles would count the compiler's memory too."""
+def _wait_for_warm_up() -> None:
     for thread in _WARMING:
         thread.join()
 
 
+@pytest.fixture
+def no_warm_up_running() -> None:
+    """Wait for the warm-up thread: tracemalloc counts every thread's allocations, so a
+    memory measurement taken while it compiles would count the compiler's memory too."""
+    _wait_for_warm_up()
+
+
 def pytest_sessionfinish(session: object, exitstatus: int) -> None:
-    for thread in _WARMING:  # never leave it inside XLA while the interpreter shuts down
-        thread.join()
+    _wait_for_warm_up()  # never leave it inside XLA while the interpreter shuts down
     from tests import record
 
     try:

@@ -112,9 +112,9 @@ def test_sgd_trajectory_matches_oracle(
     # probabilities near 0 or 1) amplifies each step's rounding by χ; take χ at the start and
     # at the end of the oracle's trajectory.
     chis = []
+    rowwise = ACTIVATION_SPECS[s.activations[-1]].rowwise
     for ws_k, bs_k in ((case.weights, case.biases), (ref.weights, ref.biases)):
         r0 = backprop_fast(ws_k, bs_k, list(s.activations), s.loss, case.X, case.Y)
-        rowwise = ACTIVATION_SPECS[s.activations[-1]].rowwise
         chis.append(output_conditioning(s.loss, r0, np.asarray(case.Y, np.float64), dtype, rowwise)[1])
     factor *= max(1.0, *chis)
     diffs = [_norm(np.asarray(g, np.float64) - w) for g, w in zip(got, want, strict=True)]
