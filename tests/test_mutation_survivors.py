@@ -742,3 +742,180 @@ def test_repr_lists_sizes_activations_loss_and_dtype() -> None:
     assert repr(net) == (
         "MLP(sizes=[2, 3, 1], activations=['tanh', 'identity'], loss='mse', dtype=float32)"
     )
+
+
+def test_a_bias_made_non_finite_in_place_is_named() -> None:
+    """``biases`` hands out the network's own arrays too; the diagnosis names a bias.
+
+    Kills refbp.network.xǁMLPǁ_diagnose_parameters__mutmut_16 (the bias is named None).
+    """
+    net = MLP([np.ones((2, 2)), np.ones((2, 1))], [np.zeros(2), np.zeros(1)],
+              ["tanh", "identity"], "mse")  # fmt: skip
+    net.biases[1][0] = np.nan
+    with pytest.raises(refbp.NonFiniteError) as e:
+        net.backprop(np.ones((3, 2)), np.ones((3, 1)))
+    assert str(e.value) == "MLP.backprop: biases[1] must be finite, got nan at index (0,)"
+
+
+_W2 = [np.ones((2, 3)), np.ones((3, 1))]
+_B2 = [np.zeros(3), np.zeros(1)]
+_A2 = ["tanh", "identity"]
+_F32_THEN_HUGE = [np.ones((2, 3), np.float32), np.full((3, 1), 1e300)]
+
+
+@pytest.mark.parametrize(
+    ("args", "kind", "message"),
+    [
+        pytest.param(
+            (np.ones((1, 2, 2)), [np.zeros(2)], ["tanh"], "mse"), refbp.DTypeError,
+            "MLP: weights must be a list of 2-D arrays, one per layer", id="weights-one-array",
+        ),
+        pytest.param(
+            ([np.ones((2, 2))], np.zeros((1, 2)), ["tanh"], "mse"), refbp.DTypeError,
+            "MLP: biases must be a list of 1-D arrays, one per layer", id="biases-one-array",
+        ),
+        pytest.param(
+            (dict(enumerate(_W2)).values(), _B2, _A2, "mse"), refbp.DTypeError,
+            "MLP: weights must be a list of 2-D arrays, one per layer", id="weights-not-a-sequence",
+        ),
+        pytest.param(
+            (_W2, dict(enumerate(_B2)).values(), _A2, "mse"), refbp.DTypeError,
+            "MLP: biases must be a list of 1-D arrays, one per layer", id="biases-not-a-sequence",
+        ),
+        pytest.param(
+            (_W2, _B2, "tanh", "mse"), refbp.DTypeError,
+            "MLP: activations must be a list of names, one per layer, got str",
+            id="activations-a-string",
+        ),
+        pytest.param(
+            (["ab", _W2[1]], _B2, _A2, "mse"), refbp.DTypeError,
+            "MLP: weights[0] must be a numeric array, got str", id="weights0-not-numeric",
+        ),
+        pytest.param(
+            ([_W2[0], "ab"], _B2, _A2, "mse"), refbp.DTypeError,
+            "MLP: weights[1] must be a numeric array, got str", id="weights1-not-numeric",
+        ),
+        pytest.param(
+            (_W2, [_B2[0], "ab"], _A2, "mse"), refbp.DTypeError,
+            "MLP: biases[1] must be a numeric array, got str", id="biases1-not-numeric",
+        ),
+        pytest.param(
+            ([_W2[0], np.ones((3, 0))], [_B2[0], np.zeros(0)], _A2, "mse"), refbp.ShapeError,
+            "MLP: weights[1] has an empty dimension: (3, 0)", id="empty-dimension",
+        ),
+        pytest.param(
+            ([_W2[0], np.ones((3, 2)), np.ones((3, 1))], [_B2[0], np.zeros(2), np.zeros(1)],
+             ["tanh", "tanh", "identity"], "mse"), refbp.ShapeError,
+            "MLP: weights do not chain: weights[1] has shape (3, 2) so weights[2] must have 2 "
+            "rows, got shape (3, 1)", id="third-layer-does-not-chain",
+        ),
+        pytest.param(
+            (_F32_THEN_HUGE, _B2, _A2, "mse"), refbp.NonFiniteError,
+            "MLP: weights[1] must fit in the network's dtype float32, got 1e+300 at index "
+            "(0, 0), which overflows to inf", id="weight-overflows-float32",
+        ),
+        pytest.param(
+            ([_F32_THEN_HUGE[0], _W2[1]], [_B2[0], np.array([1e300])], _A2, "mse"),
+            refbp.NonFiniteError,
+            "MLP: biases[1] must fit in the network's dtype float32, got 1e+300 at index (0,), "
+            "which overflows to inf", id="bias-overflows-float32",
+        ),
+        pytest.param(
+            ([_W2[0], np.ones((3, 2)), np.ones((2, 1))], [_B2[0], np.zeros(2), np.zeros(1)],
+             ["tanh", "sigmoid", "tanh"], "binary_cross_entropy"), refbp.ConfigError,
+            "MLP: loss 'binary_cross_entropy' needs probabilities in (0, 1), so the output "
+            "activation must be one of ['sigmoid', 'softmax'], got 'tanh' (for logits use "
+            "'sigmoid_cross_entropy')", id="three-layers-output-not-a-probability",
+        ),
+    ],
+)  # fmt: skip
+def test_constructor_errors_name_the_argument_exactly(
+    args: tuple[object, ...], kind: type[Exception], message: str
+) -> None:
+    """``MLP(...)``: who complained, which argument (and which layer), what came.
+
+    Kills refbp.network.xǁMLPǁ__init____mutmut_2 ("XXMLPXX"), _4, _7 (``or`` -> ``and``: a
+    container that is neither an ndarray nor a Sequence, here a dict's values, was let
+    through and failed later with a bare TypeError), _6, _9, _85 (messages -> None), _15, _20, _21, _28, _29, _34, _35, _68, _69,
+    _75, _76, _133, _134 (the argument's name or ``where`` handed to the check -> None or
+    altered), _95, _96 (the previous layer numbered i + 1 / i − 2: only a chain error at
+    the third layer tells them apart from i − 1), _166 (the output activation read as
+    ``_acts[+1]``, which is the output only in a two-layer network), _168, _169 (the
+    logits hint altered).
+    """
+    with pytest.raises(kind) as e:
+        MLP(*args)  # type: ignore[arg-type]
+    assert str(e.value) == message
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "kind", "message"),
+    [
+        ({"activations": "tanh"}, refbp.DTypeError,
+         "MLP.init: activations must be a list of names, one per layer, got str"),
+        ({"loss": "msee"}, refbp.UnknownNameError,
+         "MLP.init: unknown loss 'msee'; valid names are ['binary_cross_entropy', 'huber', "
+         "'l1', 'mse', 'quadratic', 'sigmoid_cross_entropy', 'softmax_cross_entropy']"),
+        ({"scheme": "lecun"}, refbp.UnknownNameError,
+         "MLP.init: unknown scheme 'lecun'; valid are ['auto', 'he', 'glorot']"),
+    ],
+)  # fmt: skip
+def test_init_errors_name_the_argument_exactly(
+    kwargs: dict[str, object], kind: type[Exception], message: str
+) -> None:
+    """Kills refbp.network.xǁMLPǁinit__mutmut_25, _26, _30, _31 (the activations check told
+    None / an altered name or ``where``), _44, _46 (an unknown loss reported without
+    "MLP.init"), _48, _49 (the scheme message -> None / ``list(None)``).
+    """
+    call: dict[str, object] = {"sizes": [2, 3], "activations": ["tanh"], "loss": "mse"}
+    with pytest.raises(kind) as e:
+        MLP.init(**{**call, **kwargs})  # type: ignore[arg-type]
+    assert str(e.value) == message
+
+
+def _documented_draws(
+    sizes: list[int], he: list[bool], seed: int
+) -> list[np.ndarray]:
+    """MLP.init's docstring written out: one ``default_rng(seed)``, layer by layer, He normal
+    N(0, 2/fan_in) or Glorot uniform U(±√(6/(fan_in + fan_out))), drawn in float64."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for fan_in, fan_out, use_he in zip(sizes[:-1], sizes[1:], he, strict=True):
+        if use_he:
+            out.append(rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_in, fan_out)))
+        else:
+            bound = np.sqrt(6.0 / (fan_in + fan_out))
+            out.append(rng.uniform(-bound, bound, size=(fan_in, fan_out)))
+    return out
+
+
+_INIT_ACTS = ["relu", "tanh", "elu", "leaky_relu", "identity"]
+
+
+@pytest.mark.parametrize(
+    ("scheme", "he"),
+    [("auto", [True, False, True, True, False]), ("he", [True] * 5), ("glorot", [False] * 5)],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_init_draws_the_documented_weights_and_zero_biases(
+    scheme: str, he: list[bool], dtype: type
+) -> None:
+    """He for relu/leaky_relu/elu layers and Glorot for the rest under ``auto``, one scheme
+    for all otherwise; seed 0 by default; float32 holds the float64 draws rounded.
+
+    Kills refbp.network.xǁMLPǁinit__mutmut_1 (default seed 1), _70–_79 (the choice of He or
+    Glorot: None, ``and``/``or`` swapped, ``!=``, altered names, ``not in``), _84, _85, _87,
+    _89, _90 (He's mean or standard deviation altered or dropped), _93, _94, _101 (Glorot's
+    bound altered, or U(−bound, 1)).
+    """
+    sizes = [3, 4, 5, 6, 7, 2]
+    net = MLP.init(sizes, _INIT_ACTS, "mse", dtype=dtype, scheme=scheme)
+    for got, want in zip(net.weights, _documented_draws(sizes, he, seed=0), strict=True):
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, want.astype(dtype))
+    for got, n in zip(net.biases, sizes[1:], strict=True):
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, np.zeros(n))
+    seeded = MLP.init(sizes, _INIT_ACTS, "mse", dtype=dtype, seed=7, scheme=scheme)
+    for got, want in zip(seeded.weights, _documented_draws(sizes, he, seed=7), strict=True):
+        np.testing.assert_array_equal(got, want.astype(dtype))
