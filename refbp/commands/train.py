@@ -30,14 +30,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", default=None, help="csv: name or index of the label column")
     p.add_argument("--hidden", type=int, nargs="*", default=[128], help="hidden widths")
     p.add_argument("--activation", default="tanh", help="hidden activation (registry name)")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--weight-decay", type=float, default=1e-4)
-    p.add_argument("--test-fraction", type=float, default=0.25)
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float64")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=30, help="passes over the training split")
+    p.add_argument("--lr", type=float, default=0.1, help="SGD learning rate")
+    p.add_argument("--batch-size", type=int, default=32, help="examples per SGD step")
+    p.add_argument("--momentum", type=float, default=0.9, help="momentum μ (0 for plain SGD)")
+    p.add_argument(
+        "--weight-decay", type=float, default=1e-4, help="L2 decay on the weights (not biases)"
+    )
+    p.add_argument(
+        "--test-fraction", type=float, default=0.25, help="share held out for testing, in (0, 1)"
+    )
+    p.add_argument(
+        "--dtype", choices=["float32", "float64"], default="float64", help="network and data dtype"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, init and batches")
     p.add_argument("--out", type=Path, default=Path("reports"), help="where to write results")
     p.add_argument("--save", type=Path, default=None, help="save the trained network (.npz)")
 
