@@ -10,9 +10,15 @@ without JAX.  Expected figures are written out by hand from the rows given.
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
+import re
 import subprocess
 import sys
+import threading
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar
@@ -107,6 +113,7 @@ def test_markdown_states_the_run_and_lists_every_cell() -> None:
     text = verify.markdown(_summary(), agg)
     lines = text.splitlines()
     assert lines[0] == "# refbp verification"
+    assert lines[1] == lines[3] == lines[5] == ""
     assert lines[2] == (
         "Profile `quick`, 2026-11-23 17:00 UTC, on `vm`: **280 whole networks** and 300 "
         "examples in all verified in 12.3 s (23 networks/s over the whole run, 42/s "
@@ -131,7 +138,11 @@ def test_markdown_states_the_run_and_lists_every_cell() -> None:
     assert len(table) == 2 * len(refbp.ACTIVATIONS) * len(refbp.LOSSES)
     assert "## Failures" not in text
     with_failure = verify.markdown(_summary(failures=["tests/x.py::t"]), agg)
-    assert with_failure.endswith("## Failures\n\n- `tests/x.py::t`\n")
+    table_end = text.rstrip("\n").rsplit("\n", 1)[1]
+    assert with_failure.replace("; 1 failures.", "; 0 failures.") == text.rstrip("\n") + (
+        "\n\n## Failures\n\n- `tests/x.py::t`\n"
+    )
+    assert table_end.startswith("| tanh | softmax_cross_entropy | float64 |")
 
 
 def test_table_is_printed_without_rich(
@@ -150,14 +161,29 @@ def test_table_is_printed_without_rich(
 def test_table_is_printed_with_rich(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Names left-aligned, numbers right-aligned (the loss error column too), an empty cell
+    shows 0 examples and blank errors."""
     pytest.importorskip("rich")
     monkeypatch.setenv("COLUMNS", "200")  # rich would wrap the cells at 80
-    agg = verify.aggregate([_row(["tanh"], "mse", "float32", 0.5, grad_W=3e-7)])
+    agg = verify.aggregate([_row(["tanh"], "mse", "float32", 0.5, delta=1e-7, grad_W=3e-7)])
     verify._print_table(agg)
-    out = capsys.readouterr().out
-    assert "worst relative error per cell" in out
-    assert "3.0e-07" in out
-    assert "0.50" in out
+    lines = [x.strip() for x in capsys.readouterr().out.splitlines()]
+    assert lines[0] == "refbp vs the JAX oracle: worst relative error per cell"
+    assert lines[2] == (
+        "┃ activation ┃ loss                  ┃   dtype ┃ examples ┃ loss ┃   delta ┃  grad_W ┃ "
+        "grad_b ┃ grad_X ┃ bound used ┃"
+    )
+    assert (
+        "│ tanh       │ mse                   │ float32 │        1 │    0 │ 1.0e-07 │ 3.0e-07 │ "
+        "     0 │      0 │       0.50 │"
+    ) in lines
+    assert (
+        "│ tanh       │ mse                   │ float64 │        0 │      │         │         │ "
+        "       │        │            │"
+    ) in lines
+    assert len([x for x in lines if x.startswith("│")]) == 2 * len(refbp.ACTIVATIONS) * len(
+        refbp.LOSSES
+    )
 
 
 class _FakePytest:
@@ -190,19 +216,26 @@ NET = "tests/differential/test_networks.py::test_networks[mse-float64]"
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> type[_FakePytest]:
-    monkeypatch.setattr(_FakePytest, "rows", [*_every_cell()[:100], _compiles(10, 1, 2.0)])
+    monkeypatch.setattr(_FakePytest, "rows", [*_every_cell()[:100], _compiles(10, 1, 2.123456)])
     monkeypatch.setattr(_FakePytest, "worker_rows", [*_every_cell()[100:], _compiles(3, 0, 1.0)])
     monkeypatch.setattr(_FakePytest, "lines", [
         f"{_verify_plugin.PREFIX} total 3\n",
-        ".." + _marker("passed", NET, 4.0),  # pytest -q's dots end up before the marker
+        ".." + _marker("passed", NET, 4.0011),  # pytest -q's dots end up before the marker
         _marker("passed", "tests/test_oracle.py::test_x", 9.0),
-        _marker("passed", NET.replace("float64", "float32"), 3.0),
+        _marker("passed", NET.replace("float64", "float32"), 3.0022),
         "3 passed in 16.0s\n",
     ])  # fmt: skip
     monkeypatch.setattr(_FakePytest, "code", 0)
     monkeypatch.setattr(_FakePytest, "calls", [])
     monkeypatch.setattr(subprocess, "Popen", _FakePytest)
+    _clock(monkeypatch, 1000.0, 1012.3456)
     return _FakePytest
+
+
+def _clock(monkeypatch: pytest.MonkeyPatch, start: float, stop: float) -> None:
+    """verify.run reads perf_counter twice: at the start and after pytest ends."""
+    times = iter([start, stop])
+    monkeypatch.setattr(verify.time, "perf_counter", lambda: next(times))
 
 
 def _run(tmp_path: Path, **over: Any) -> tuple[int, dict[str, Any]]:
@@ -215,70 +248,144 @@ def _run(tmp_path: Path, **over: Any) -> tuple[int, dict[str, Any]]:
 
 
 def test_a_clean_run_passes_and_reports_what_was_checked(
-    fake: type[_FakePytest], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, summary = _run(tmp_path)
+    fake: type[_FakePytest], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # the date must be UTC, not the local time
+    time.tzset()
+    try:
+        code, summary = _run(tmp_path)
+        now = datetime.now(UTC)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
     assert code == 0
     n = 2 * len(refbp.ACTIVATIONS) * len(refbp.LOSSES)
     assert summary["network_examples"] == summary["examples"] == n  # both logs were read
     assert summary["counts"] == {"network": n}
-    assert (summary["compiles"], summary["cache_hits"], summary["compile_seconds"]) == (13, 1, 3.0)
+    assert (summary["compiles"], summary["cache_hits"], summary["compile_seconds"]) == (
+        13, 1, 3.12)  # fmt: skip
+    assert summary["compile_sessions"] == [_compiles(10, 1, 2.123456), _compiles(3, 0, 1.0)]
     assert summary["failures"] == [] and summary["empty_cells"] == []
     assert summary["pytest_exit_code"] == 0
     assert summary["profile"] == "quick"
+    assert summary["seconds"] == 12.35
+    assert summary["networks_per_second"] == pytest.approx(n / 12.3456, rel=1e-9)
     assert summary["network_test_seconds"] == 7.0  # the two test_networks lines, not the oracle
-    assert summary["networks_per_second_sustained"] == pytest.approx(n / 7.0)
-    # seconds is rounded to 0.01 s in the summary; the rate is from the unrounded time
-    assert n / summary["networks_per_second"] == pytest.approx(summary["seconds"], abs=0.006)
+    assert summary["networks_per_second_sustained"] == n / 7.0033
     assert summary["worst_bound_ratio"] == 0.25
     assert len(summary["cells"]) == n
     assert summary["cells"]["tanh/mse/float32"] == {
         "examples": 1, "worst": ZERO_ERRORS, "bound_used": 0.25}  # fmt: skip
+    stamp = datetime.strptime(summary["date"], "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)
+    assert abs((now - stamp).total_seconds()) < 120
     report = (tmp_path / "r" / "v.md").read_text()
     assert f"**{n} whole networks**" in report
     assert "**0**" not in report
     out = capsys.readouterr().out
-    assert f"{n} networks ({n} examples) in " in out
-    assert "0 failures; report: " in out
+    assert out.endswith(
+        f"{n} networks ({n} examples) in 12.3 s = {n / 12.3456:.0f} networks/s "
+        f"({n / 7.0033:.0f}/s sustained in the network tests); 13 compiles, 1 cache hits; "
+        f"0 failures; report: {tmp_path / 'r' / 'v.md'}\n"
+    )
     assert "cells with no examples" not in out
+    assert "3 passed in 16.0s" not in out  # pytest's own output is shown only on failure
     # progress without a terminal: the first line, then at most one line per 2 s, and the last
     assert "verify (quick): 1/3 test_networks[mse-float64]\n" in out
     assert "verify (quick): 2/3" not in out
     assert "verify (quick): 3/3 test_networks[mse-float32]\n" in out
     (call,) = fake.calls
     assert call["env"]["HYPOTHESIS_PROFILE"] == "quick"
-    assert call["cmd"][:4] == [sys.executable, "-m", "pytest", *verify.SUITE[:1]]
-    assert call["cmd"][call["cmd"].index("-m", 3) + 1] == "not bench and not slow"
-    assert "-n" not in call["cmd"]
+    assert call["cmd"] == [
+        sys.executable, "-m", "pytest", *verify.SUITE, "-q", "-p", "no:cacheprovider",
+        "-p", "refbp.commands._verify_plugin", "--tb=short", "-m", "not bench and not slow",
+    ]  # fmt: skip
+    assert {k: call[k] for k in ("stdout", "stderr", "text")} == {
+        "stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}  # fmt: skip
     assert call["cwd"] == verify.checkout_root()
     log = Path(call["env"]["REFBP_VERIFY_LOG"])
+    assert log.name.startswith("refbp-verify-") and log.suffix == ".jsonl"
     assert not list(log.parent.glob(log.name + "*"))  # the row files are removed
+
+
+def test_progress_of_a_run_on_a_terminal_shows_the_total_and_the_test(
+    fake: type[_FakePytest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The test's name is the last part of its node id, cut at 50 characters."""
+    pytest.importorskip("rich")
+    long_name = "test_" + "x" * 60
+    monkeypatch.setattr(fake, "lines", [
+        f"{_verify_plugin.PREFIX} total 2\n",
+        _marker("passed", NET, 1.0),
+        _marker("passed", f"tests/t.py::TestClass::{long_name}", 1.0),
+    ])  # fmt: skip
+    term = _Terminal()
+    monkeypatch.setattr(sys, "stdout", term)
+    monkeypatch.setenv("COLUMNS", "150")
+    code, _ = _run(tmp_path)
+    assert code == 0
+    screen = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", term.getvalue())
+    frames = [f for f in re.split(r"[\r\n]", screen) if "verify (quick)" in f]
+    assert re.fullmatch(rf"verify \(quick\) ━+ 2/2 0:00:0\d {long_name[:50]}\s*", frames[-1]), (
+        frames[-1]
+    )
 
 
 def test_a_failing_test_fails_the_run_and_is_named(
     fake: type[_FakePytest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    monkeypatch.setattr(fake, "lines", [*fake.lines[:2], _marker("failed", "tests/t.py::bad", 1.0)])
+    monkeypatch.setattr(fake, "lines", [
+        *fake.lines[:2], _marker("failed", "tests/t.py::bad", 1.0),
+        "FAILED tests/t.py::bad - assert 0\n",
+    ])  # fmt: skip
     monkeypatch.setattr(fake, "code", 1)
+    (tmp_path / "r").mkdir()  # an existing report directory is fine
     code, summary = _run(tmp_path)
     assert code == 1
     assert summary["failures"] == ["tests/t.py::bad"]
     assert summary["pytest_exit_code"] == 1
     assert (tmp_path / "r" / "v.md").read_text().endswith("## Failures\n\n- `tests/t.py::bad`\n")
-    assert "1 failures; report:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "..\nFAILED tests/t.py::bad - assert 0\n" in out  # pytest's output, shown on failure
+    assert "1 failures; report:" in out
 
 
 def test_pytest_dying_without_a_failed_test_fails_the_run(
     fake: type[_FakePytest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    monkeypatch.setattr(fake, "lines", ["ERROR collecting tests/differential/x.py\n"])
+    """No rows, no markers, no time: every rate is 0 and pytest's output is shown as it came."""
+    monkeypatch.setattr(fake, "rows", [])
+    monkeypatch.setattr(fake, "worker_rows", [])
+    monkeypatch.setattr(fake, "lines", [
+        "ERROR collecting tests/differential/x.py\n", "E   ImportError: nope\n",
+        "." + _marker("passed", "tests/test_oracle.py::a", 0.1),
+        _marker("passed", "tests/test_oracle.py::b", 0.1).rstrip("\n"),
+    ])  # fmt: skip
     monkeypatch.setattr(fake, "code", 2)
+    _clock(monkeypatch, 5.0, 5.0)
     code, summary = _run(tmp_path)
     assert code == 1
     assert summary["failures"] == ["pytest exited with status 2"]
-    assert "ERROR collecting tests/differential/x.py" in capsys.readouterr().out
+    assert (summary["network_examples"], summary["examples"], summary["counts"]) == (0, 0, {})
+    assert (summary["seconds"], summary["networks_per_second"]) == (0.0, 0.0)
+    assert summary["networks_per_second_sustained"] == 0.0
+    out = capsys.readouterr().out
+    shown = "ERROR collecting tests/differential/x.py\nE   ImportError: nope\n.\n"
+    assert out.startswith(f"verify (quick): 1 a\n{shown}")  # then the table, no blank line
+    assert out[len(f"verify (quick): 1 a\n{shown}")] != "\n"
+    assert len(summary["empty_cells"]) == 2 * len(refbp.ACTIVATIONS) * len(refbp.LOSSES)
+
+
+def test_a_short_network_test_still_gives_a_sustained_rate(
+    fake: type[_FakePytest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fake, "lines", [_marker("passed", NET, 0.5)])
+    code, summary = _run(tmp_path)
+    assert code == 0
+    n = 2 * len(refbp.ACTIVATIONS) * len(refbp.LOSSES)
+    assert summary["networks_per_second_sustained"] == n / 0.5
 
 
 def test_an_empty_cell_fails_the_run(
@@ -385,3 +492,96 @@ def test_progress_without_a_known_total_counts_up(capsys: pytest.CaptureFixture[
         p.advance(2, text="loss 0.25")  # within 2 s of the first line: not printed
     assert p.done == 3
     assert capsys.readouterr().out == "training: 1 loss 0.5\n"
+
+
+def test_plain_progress_prints_at_most_every_two_seconds_and_always_the_last(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import refbp.commands._progress as progress
+
+    clock = iter([100.0, 101.0, 102.0, 102.5, 103.0, 104.0])
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    with Progress("epochs", total=6) as p:
+        for _ in range(5):
+            p.advance()
+        p.advance(text="done")
+    # printed at 100 (first), 102.5 (> 2 s after 100), not 101, 102 (exactly 2 s), 103, and
+    # at 104 because it is the last step
+    assert capsys.readouterr().out == "epochs: 1/6 \nepochs: 4/6 \nepochs: 6/6 done\n"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_on_a_terminal_is_a_rich_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Description, bar, done/total, elapsed time and the step's text, then the cursor back."""
+    pytest.importorskip("rich")
+    term = _Terminal()
+    monkeypatch.setattr(sys, "stdout", term)
+    monkeypatch.setenv("COLUMNS", "100")
+    with Progress("training", total=4) as p:
+        p.advance(text="loss 0.5")
+        p.advance(3, text="loss 0.25")
+    screen = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", term.getvalue())
+    frames = [f.rstrip("\n") for f in screen.split("\r") if f.strip()]
+    # (the frames before the last depend on rich's 10 Hz refresh thread: not checked)
+    assert re.fullmatch(r"training ━{40} 4/4 0:00:0\d loss 0\.25", frames[-1]), frames[-1]
+    assert term.getvalue().rstrip("\n").endswith("\x1b[?25h")  # closed: cursor shown again
+    assert p.done == 4
+
+
+def test_progress_without_rich_prints_lines(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "rich.progress", None)
+    monkeypatch.setattr(sys, "stdout", _Terminal())
+    with Progress("verify", total=2) as p:
+        p.advance(2)
+    assert sys.stdout.getvalue() == "verify: 2/2 \n"
+
+
+_BLOCKS_AFTER = """
+import sys
+from types import SimpleNamespace as NS
+{call}
+sys.stdin.read()  # keep running: the line must arrive through the pipe before the exit
+"""
+
+
+@pytest.mark.parametrize(
+    ("call", "line"),
+    [
+        ("from refbp.commands._verify_plugin import pytest_collection_finish as f\n"
+         "f(NS(items=[1, 2]))", "@@refbp-verify total 2"),
+        ("from refbp.commands._verify_plugin import pytest_runtest_logreport as f\n"
+         "f(NS(when='call', outcome='passed', nodeid='t::x', duration=1.0))",
+         "@@refbp-verify done passed t::x 1.0000"),
+        ("from refbp.commands._progress import Progress\n"
+         "p = Progress('steps', total=3).__enter__(); p.advance(text='a')", "steps: 1/3 a"),
+    ],
+)  # fmt: skip
+def test_progress_lines_reach_a_pipe_while_the_run_goes_on(call: str, line: str) -> None:
+    """refbp verify reads its pytest's stdout through a pipe, where Python buffers output
+    until exit unless it is flushed: without the flush the progress bar would not move."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _BLOCKS_AFTER.format(call=call)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": ""},
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdin is not None
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout=60)
+    try:
+        if not got[-1:] or not got[-1].strip():  # the hooks print a blank line first
+            reader = threading.Thread(target=lambda: got.append(proc.stdout.readline()))
+            reader.daemon = True
+            reader.start()
+            reader.join(timeout=60)
+        assert "".join(got).strip() == line, "the line did not arrive before the process ended"
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=60)
