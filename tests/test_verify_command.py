@@ -220,7 +220,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> type[_FakePytest]:
     monkeypatch.setattr(_FakePytest, "worker_rows", [*_every_cell()[100:], _compiles(3, 0, 1.0)])
     monkeypatch.setattr(_FakePytest, "lines", [
         f"{_verify_plugin.PREFIX} total 3\n",
-        ".." + _marker("passed", NET, 4.0011),  # pytest -q's dots end up before the marker
+        ".." + _marker("passed", NET, 4.2511),  # pytest -q's dots end up before the marker
         _marker("passed", "tests/test_oracle.py::test_x", 9.0),
         _marker("passed", NET.replace("float64", "float32"), 3.0022),
         "3 passed in 16.0s\n",
@@ -271,8 +271,8 @@ def test_a_clean_run_passes_and_reports_what_was_checked(
     assert summary["profile"] == "quick"
     assert summary["seconds"] == 12.35
     assert summary["networks_per_second"] == pytest.approx(n / 12.3456, rel=1e-9)
-    assert summary["network_test_seconds"] == 7.0  # the two test_networks lines, not the oracle
-    assert summary["networks_per_second_sustained"] == n / 7.0033
+    assert summary["network_test_seconds"] == 7.25  # the two test_networks lines, not the oracle
+    assert summary["networks_per_second_sustained"] == n / 7.2533
     assert summary["worst_bound_ratio"] == 0.25
     assert len(summary["cells"]) == n
     assert summary["cells"]["tanh/mse/float32"] == {
@@ -285,7 +285,7 @@ def test_a_clean_run_passes_and_reports_what_was_checked(
     out = capsys.readouterr().out
     assert out.endswith(
         f"{n} networks ({n} examples) in 12.3 s = {n / 12.3456:.0f} networks/s "
-        f"({n / 7.0033:.0f}/s sustained in the network tests); 13 compiles, 1 cache hits; "
+        f"({n / 7.2533:.0f}/s sustained in the network tests); 13 compiles, 1 cache hits; "
         f"0 failures; report: {tmp_path / 'r' / 'v.md'}\n"
     )
     assert "cells with no examples" not in out
@@ -303,6 +303,7 @@ def test_a_clean_run_passes_and_reports_what_was_checked(
     assert {k: call[k] for k in ("stdout", "stderr", "text")} == {
         "stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}  # fmt: skip
     assert call["cwd"] == verify.checkout_root()
+    assert (tmp_path / "v.json").read_text().startswith('{\n  "profile": "quick",\n')
     log = Path(call["env"]["REFBP_VERIFY_LOG"])
     assert log.name.startswith("refbp-verify-") and log.suffix == ".jsonl"
     assert not list(log.parent.glob(log.name + "*"))  # the row files are removed
@@ -359,6 +360,7 @@ def test_pytest_dying_without_a_failed_test_fails_the_run(
     monkeypatch.setattr(fake, "rows", [])
     monkeypatch.setattr(fake, "worker_rows", [])
     monkeypatch.setattr(fake, "lines", [
+        *(f"noise {i}\n" for i in range(100)),  # only the last 80 lines are shown
         "ERROR collecting tests/differential/x.py\n", "E   ImportError: nope\n",
         "." + _marker("passed", "tests/test_oracle.py::a", 0.1),
         _marker("passed", "tests/test_oracle.py::b", 0.1).rstrip("\n"),
@@ -372,7 +374,7 @@ def test_pytest_dying_without_a_failed_test_fails_the_run(
     assert (summary["seconds"], summary["networks_per_second"]) == (0.0, 0.0)
     assert summary["networks_per_second_sustained"] == 0.0
     out = capsys.readouterr().out
-    shown = "ERROR collecting tests/differential/x.py\nE   ImportError: nope\n.\n"
+    shown = "".join(f"noise {i}\n" for i in range(23, 100)) + "ERROR collecting tests/differential/x.py\nE   ImportError: nope\n.\n"
     assert out.startswith(f"verify (quick): 1 a\n{shown}")  # then the table, no blank line
     assert out[len(f"verify (quick): 1 a\n{shown}")] != "\n"
     assert len(summary["empty_cells"]) == 2 * len(refbp.ACTIVATIONS) * len(refbp.LOSSES)
@@ -393,12 +395,12 @@ def test_an_empty_cell_fails_the_run(
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     monkeypatch.setattr(fake, "rows", _every_cell(skip=("relu", "l1", "float32"))[:100])
-    code, summary = _run(tmp_path)
+    code, summary = _run(tmp_path, report=tmp_path / "new" / "dirs" / "v.md")
     assert code == 1
     assert summary["failures"] == []
     assert summary["empty_cells"] == ["relu/l1/float32"]
     assert "cells with no examples: ['relu/l1/float32']" in capsys.readouterr().out
-    assert "| relu | l1 | float32 | **0** |" in (tmp_path / "r" / "v.md").read_text()
+    assert "| relu | l1 | float32 | **0** |" in (tmp_path / "new" / "dirs" / "v.md").read_text()
 
 
 def test_thorough_runs_slow_checks_and_jobs_use_xdist(
