@@ -587,3 +587,12 @@ def test_progress_lines_reach_a_pipe_while_the_run_goes_on(call: str, line: str)
     finally:
         proc.stdin.close()
         proc.wait(timeout=60)
+
+
+def test_a_failed_test_fails_the_run_whatever_pytest_exits_with(
+    fake: type[_FakePytest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The verdict does not trust pytest's exit status alone (a plugin can change it)."""
+    monkeypatch.setattr(fake, "lines", [_marker("failed", "tests/t.py::bad", 1.0)])
+    code, summary = _run(tmp_path)
+    assert (code, summary["failures"], summary["pytest_exit_code"]) == (1, ["tests/t.py::bad"], 0)
