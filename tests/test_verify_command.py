@@ -31,6 +31,7 @@ from refbp.commands import _verify_plugin, verify
 from refbp.commands._progress import Progress
 
 DTYPES = ("float32", "float64")
+N_CELLS = len(DTYPES) * len(refbp.ACTIVATIONS) * len(refbp.LOSSES)  # activation × loss × dtype
 ZERO_ERRORS = dict.fromkeys(verify.QUANTITIES, 0.0)
 
 
@@ -135,7 +136,7 @@ def test_markdown_states_the_run_and_lists_every_cell() -> None:
             "0 | 0 | 0 | 2.5e-07 | 0 | 0.25 |") in lines  # fmt: skip
     assert "| tanh | mse | float64 | **0** | | | | | | |" in lines
     table = [x for x in lines if x.startswith("| ") and not x.startswith("| activation")]
-    assert len(table) == 2 * len(refbp.ACTIVATIONS) * len(refbp.LOSSES)
+    assert len(table) == N_CELLS
     assert "## Failures" not in text
     with_failure = verify.markdown(_summary(failures=["tests/x.py::t"]), agg)
     table_end = text.rstrip("\n").rsplit("\n", 1)[1]
@@ -152,7 +153,7 @@ def test_table_is_printed_without_rich(
     agg = verify.aggregate([_row(["tanh"], "mse", "float32", 0.5, grad_W=3e-7)])
     verify._print_table(agg)
     out = capsys.readouterr().out.splitlines()
-    assert len(out) == 2 * len(refbp.ACTIVATIONS) * len(refbp.LOSSES)
+    assert len(out) == N_CELLS
     pad = " " * 19  # "mse" right-aligned in 22 columns
     assert f"      tanh {pad}mse float32      1 loss=0 delta=0 grad_W=3.0e-07 grad_b=0 grad_X=0" in out
     assert f"      tanh {pad}mse float64      0 loss=0 delta=0 grad_W=0 grad_b=0 grad_X=0" in out
@@ -181,9 +182,7 @@ def test_table_is_printed_with_rich(
         "│ tanh       │ mse                   │ float64 │        0 │      │         │         │ "
         "       │        │            │"
     ) in lines
-    assert len([x for x in lines if x.startswith("│")]) == 2 * len(refbp.ACTIVATIONS) * len(
-        refbp.LOSSES
-    )
+    assert len([x for x in lines if x.startswith("│")]) == N_CELLS
 
 
 class _FakePytest:
@@ -260,7 +259,7 @@ def test_a_clean_run_passes_and_reports_what_was_checked(
         monkeypatch.delenv("TZ")
         time.tzset()
     assert code == 0
-    n = 2 * len(refbp.ACTIVATIONS) * len(refbp.LOSSES)
+    n = N_CELLS
     assert summary["network_examples"] == summary["examples"] == n  # both logs were read
     assert summary["counts"] == {"network": n}
     assert (summary["compiles"], summary["cache_hits"], summary["compile_seconds"]) == (
@@ -325,7 +324,7 @@ def test_progress_of_a_run_on_a_terminal_shows_the_total_and_the_test(
     monkeypatch.setenv("COLUMNS", "150")
     code, _ = _run(tmp_path)
     assert code == 0
-    screen = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", term.getvalue())
+    screen = _visible(term.getvalue())
     frames = [f for f in re.split(r"[\r\n]", screen) if "verify (quick)" in f]
     assert re.fullmatch(rf"verify \(quick\) ━+ 2/2 0:00:0\d {long_name[:50]}\s*", frames[-1]), (
         frames[-1]
@@ -377,7 +376,7 @@ def test_pytest_dying_without_a_failed_test_fails_the_run(
     shown = "".join(f"noise {i}\n" for i in range(23, 100)) + "ERROR collecting tests/differential/x.py\nE   ImportError: nope\n.\n"
     assert out.startswith(f"verify (quick): 1 a\n{shown}")  # then the table, no blank line
     assert out[len(f"verify (quick): 1 a\n{shown}")] != "\n"
-    assert len(summary["empty_cells"]) == 2 * len(refbp.ACTIVATIONS) * len(refbp.LOSSES)
+    assert len(summary["empty_cells"]) == N_CELLS
 
 
 def test_a_short_network_test_still_gives_a_sustained_rate(
@@ -386,7 +385,7 @@ def test_a_short_network_test_still_gives_a_sustained_rate(
     monkeypatch.setattr(fake, "lines", [_marker("passed", NET, 0.5)])
     code, summary = _run(tmp_path)
     assert code == 0
-    n = 2 * len(refbp.ACTIVATIONS) * len(refbp.LOSSES)
+    n = N_CELLS
     assert summary["networks_per_second_sustained"] == n / 0.5
 
 
@@ -512,6 +511,11 @@ def test_plain_progress_prints_at_most_every_two_seconds_and_always_the_last(
     assert capsys.readouterr().out == "epochs: 1/6 \nepochs: 4/6 \nepochs: 6/6 done\n"
 
 
+def _visible(text: str) -> str:
+    """``text`` without its ANSI control sequences (colours, cursor moves)."""
+    return re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", text)
+
+
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
@@ -526,7 +530,7 @@ def test_progress_on_a_terminal_is_a_rich_bar(monkeypatch: pytest.MonkeyPatch) -
     with Progress("training", total=4) as p:
         p.advance(text="loss 0.5")
         p.advance(3, text="loss 0.25")
-    screen = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", term.getvalue())
+    screen = _visible(term.getvalue())
     frames = [f.rstrip("\n") for f in screen.split("\r") if f.strip()]
     # (the frames before the last depend on rich's 10 Hz refresh thread: not checked)
     assert re.fullmatch(r"training ━{40} 4/4 0:00:0\d loss 0\.25", frames[-1]), frames[-1]
@@ -567,23 +571,26 @@ sys.stdin.read()  # keep running: the line must arrive through the pipe before t
 def test_progress_lines_reach_a_pipe_while_the_run_goes_on(call: str, line: str) -> None:
     """refbp verify reads its pytest's stdout through a pipe, where Python buffers output
     until exit unless it is flushed: without the flush the progress bar would not move."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffered, as in CI
     proc = subprocess.Popen(
         [sys.executable, "-c", _BLOCKS_AFTER.format(call=call)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": ""},
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     assert proc.stdout is not None and proc.stdin is not None
+    stdout = proc.stdout
     got: list[str] = []
-    reader = threading.Thread(target=lambda: got.append(proc.stdout.readline()), daemon=True)
+
+    def first_line() -> None:  # the hooks print a blank line before theirs
+        for text in stdout:
+            if text.strip():
+                got.append(text.strip())
+                return
+
+    reader = threading.Thread(target=first_line, daemon=True)
     reader.start()
-    reader.join(timeout=60)
     try:
-        if not got[-1:] or not got[-1].strip():  # the hooks print a blank line first
-            reader = threading.Thread(target=lambda: got.append(proc.stdout.readline()))
-            reader.daemon = True
-            reader.start()
-            reader.join(timeout=60)
-        assert "".join(got).strip() == line, "the line did not arrive before the process ended"
+        reader.join(timeout=60)
+        assert got == [line], "the line did not arrive before the process ended"
     finally:
         proc.stdin.close()
         proc.wait(timeout=60)
