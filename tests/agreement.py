@@ -178,7 +178,15 @@ class Verdict:
 
 
 def _norm(a: np.ndarray) -> float:
-    return float(np.linalg.norm(np.asarray(a, dtype=np.float64).ravel()))
+    """The 2-norm, also when squaring the entries would overflow (magnitude bounds can reach
+    1e160 where a slope recovered from the oracle's δ is large): then scaled by the largest."""
+    x = np.asarray(a, dtype=np.float64).ravel()
+    with np.errstate(over="ignore"):
+        n = float(np.linalg.norm(x))
+    if n == np.inf and np.isfinite(x).all():
+        m = float(np.abs(x).max())
+        n = m * float(np.linalg.norm(x / m))
+    return n
 
 
 def _describe(

@@ -189,3 +189,13 @@ def test_l1_subgradient_at_zero() -> None:
     assert c == 0.0
     np.testing.assert_array_equal(refbp.LOSSES["l1"].grad(a, a), da_ref)
     np.testing.assert_array_equal(da_ref, 0.0)
+
+
+def test_norm_of_the_tolerance_model_does_not_overflow() -> None:
+    """Magnitude bounds can reach 1e160 (a `refbp verify` run on a fresh clone failed there
+    with "overflow encountered in dot" inside np.linalg.norm); the norm is then scaled."""
+    from tests.agreement import _norm
+
+    assert _norm(np.array([3e200, 4e200])) == pytest.approx(5e200, rel=1e-15)
+    assert _norm(np.array([3.0, 4.0])) == 5.0
+    assert _norm(np.array([np.inf, 1.0])) == np.inf
