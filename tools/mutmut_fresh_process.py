@@ -9,6 +9,15 @@ runs the test command once per mutant with ``MUTANT_UNDER_TEST=<mutant name>`` s
 A verdict is the real pytest exit status: 1 = killed, 4 = the mutant broke an import (killed),
 0 = survived; a run that hits ``--timeout`` is recorded as "timeout", never as a kill.
 
+``--fork`` is the cheaper variant for JAX-free test files (the command-line tooling): this
+script, run by the interpreter that has mutmut, imports pytest and the ``--preload`` modules
+once, then forks one child per mutant that sets ``MUTANT_UNDER_TEST`` and calls
+``pytest.main``.  Nothing has run a test or a JAX computation in the parent, so each child
+starts from the state of a fresh process that has only imported modules (mutmut mutates
+function bodies, never module-level code, and its trampoline reads the variable at every
+call).  It saves the ~2-4 s of interpreter start and imports per mutant; do not use it for
+tests that run JAX (XLA's thread pools do not survive a fork).
+
 Example::
 
     python tools/mutmut_fresh_process.py /tmp/copy/mutants/refbp/network.py.meta \\
@@ -57,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", default=sys.executable, help="interpreter that runs pytest")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds per mutant")
     parser.add_argument("--only", default="", help="comma-separated mutant names (or suffixes)")
+    parser.add_argument("--fork", action="store_true", help="fork per mutant (see above)")
+    parser.add_argument("--preload", default="", help="--fork: comma-separated modules")
     parser.add_argument(
         "--prefix", default="", help="comma-separated function names whose mutants run first"
     )
@@ -73,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     done = set()
     if out.exists():
         done = {json.loads(line)["mutant"] for line in out.read_text().splitlines() if line}
+    if args.fork:
+        return _run_forked(keys, done, out, args, test_args)
     cmd = ["taskset", "-c", args.core, args.python, "-m", "pytest", "-x", "-q",
            "-p", "no:cacheprovider", "-p", "no:randomly", *test_args]  # fmt: skip
     env = dict(os.environ)
@@ -87,15 +100,65 @@ def main(argv: list[str] | None = None) -> int:
                 cmd, env=env, capture_output=True, text=True, timeout=args.timeout, cwd=args.cwd
             )
             rc: int | str = p.returncode
-            tail = (p.stdout + p.stderr).strip().splitlines()[-3:]
-            failed = [x for x in p.stdout.splitlines() if x.startswith(("FAILED", "ERROR"))][:2]
+            output = p.stdout + p.stderr
         except subprocess.TimeoutExpired:
-            rc, tail, failed = "timeout", [], []
-        dt = time.time() - t
-        rec = {"mutant": key, "rc": rc, "sec": round(dt, 2), "failed": failed, "tail": tail}
-        with out.open("a") as f:
-            f.write(json.dumps(rec) + "\n")
-        print(key, rc, round(dt, 2), flush=True)
+            rc, output = "timeout", ""
+        _record(out, key, rc, time.time() - t, output)
+    print("TOTAL", round(time.time() - t_all, 1), flush=True)
+    return 0
+
+
+def _record(out: Path, key: str, rc: int | str, dt: float, output: str) -> None:
+    tail = output.strip().splitlines()[-3:]
+    failed = [x for x in output.splitlines() if x.startswith(("FAILED", "ERROR"))][:2]
+    rec = {"mutant": key, "rc": rc, "sec": round(dt, 2), "failed": failed, "tail": tail}
+    with out.open("a") as f:
+        f.write(json.dumps(rec) + "\n")
+    print(key, rc, round(dt, 2), flush=True)
+
+
+def _run_forked(
+    keys: list[str], done: set[str], out: Path, args: argparse.Namespace, test_args: list[str]
+) -> int:
+    import importlib
+    import signal
+    import tempfile
+
+    import pytest
+
+    out = out.resolve()
+    os.sched_setaffinity(0, {int(c) for c in args.core.split(",")})
+    os.chdir(args.cwd)
+    sys.path.insert(0, os.getcwd())
+    for name in filter(None, args.preload.split(",")):
+        importlib.import_module(name)
+    pytest_args = ["-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *test_args]
+    t_all = time.time()
+    for key in keys:
+        if key in done:
+            continue
+        with tempfile.TemporaryFile("w+") as log:
+            t = time.time()
+            pid = os.fork()
+            if pid == 0:  # child: never returns
+                code = 3
+                try:
+                    os.dup2(log.fileno(), 1)
+                    os.dup2(log.fileno(), 2)
+                    os.environ["MUTANT_UNDER_TEST"] = key
+                    signal.alarm(int(args.timeout))  # SIGALRM kills the child: "timeout"
+                    code = int(pytest.main(pytest_args))
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                finally:
+                    os._exit(code)
+            _, status = os.waitpid(pid, 0)
+            dt = time.time() - t
+            rc: int | str = os.waitstatus_to_exitcode(status)
+            if rc == -signal.SIGALRM:
+                rc = "timeout"
+            log.seek(0)
+            _record(out, key, rc, dt, log.read())
     print("TOTAL", round(time.time() - t_all, 1), flush=True)
     return 0
 
