@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,71 @@ def test_stale_and_ambiguous_entries_are_errors_not_skipped(tmp_path: Path) -> N
         mut.apply_mutation(entries[1], tmp_path)
 
 
+def test_catalogue_problems_exactly(tmp_path: Path) -> None:
+    """The whole list, in order: duplicate names first, then each entry's problems."""
+    (tmp_path / "refbp").mkdir()
+    (tmp_path / "refbp" / "x.py").write_text("a = 1\nb = 2\n", encoding="utf-8")
+    long_old = "c = " + "9" * 100
+    entries = [
+        mut.Mutation("nofile", "refbp/y.py", "b = 2", "b = 3", "no file"),
+        mut.Mutation("dup", "refbp/x.py", "a = 1", "a = 2", "first"),
+        mut.Mutation("dup", "refbp/x.py", "b = 2", "b = 3", "second"),
+        mut.Mutation("gone", "refbp/x.py", long_old, "c = 0", "missing, long snippet"),
+        mut.Mutation("noop", "refbp/x.py", "b = 2", "b = 2", "changes nothing"),
+    ]
+    assert mut.catalogue_problems(tmp_path, entries) == [
+        "dup: the name is used twice",
+        "nofile: refbp/y.py does not exist",
+        "gone: the old snippet occurs 0 times in refbp/x.py, expected exactly once (the "
+        f"catalogue entry is stale): {long_old[:80]!r}",
+        "noop: the patch changes nothing",
+    ]
+
+
+def test_report_files_exactly(tmp_path: Path) -> None:
+    """The Markdown and JSON byte for byte: directories created, UTF-8, non-ASCII kept."""
+    results = [
+        mut.MutationResult("a_mutant", "killed", "tests/t.py::test_x[p|q]", 1.25, "σ' | bug"),
+        mut.MutationResult("b_mutant", "survived", None, 3.5, "another\nbug"),
+        mut.MutationResult("c_mutant", "equivalent", None, 2.0, "same", "no | change\nat all"),
+    ]
+    md, js = tmp_path / "a" / "b" / "mutation.md", tmp_path / "c" / "d" / "mutation.json"
+    meta = {"jobs": 2, "note": "δ"}
+    for _ in range(2):  # the second time the directories exist already
+        mut.write_reports(results, md, js, meta)
+    assert md.read_bytes().decode("utf-8") == (
+        "# Mutation report\n"
+        "\n"
+        "3 mutants — equivalent: 1, killed: 1, survived: 1.\n"
+        "\n"
+        "- jobs: 2\n"
+        "- note: δ\n"
+        "\n"
+        "| mutant | status | killed by | seconds | mistake |\n"
+        "|---|---|---|---:|---|\n"
+        "| a_mutant | killed | tests/t.py::test_x[p\\|q] | 1.2 | σ' \\| bug |\n"
+        "| b_mutant | survived | — | 3.5 | another bug |\n"
+        "| c_mutant | equivalent | — | 2.0 | same |\n"
+        "\n"
+        "## Notes\n"
+        "\n"
+        "- **c_mutant** (equivalent): no \\| change at all\n"
+    )
+    payload = {
+        "meta": meta,
+        "results": [
+            {"name": r.name, "status": r.status, "killed_by": r.killed_by, "seconds": r.seconds,
+             "description": r.description, "detail": r.detail}
+            for r in results
+        ],
+    }  # fmt: skip
+    assert js.read_bytes().decode("utf-8") == json.dumps(payload, indent=2, ensure_ascii=False) + (
+        "\n"
+    )
+    assert '"note": "δ"' in js.read_text(encoding="utf-8")
+    assert mut.render_markdown([], {}).endswith("|---|---|---|---:|---|\n")  # no Notes section
+
+
 def test_equivalent_entries_say_why() -> None:
     for m in mut.CATALOGUE:
         if m.equivalent is not None:
@@ -128,25 +194,98 @@ def test_first_failing_test_is_parsed_from_pytest_output() -> None:
 
 
 def test_judging_outcomes() -> None:
+    """Every field of every verdict: the report and the exit status are built from them."""
     plain = mut.CATALOGUE[0]
     equiv = next(m for m in mut.CATALOGUE if m.equivalent)
-    assert cmd._judge(plain, 0, "", 1.0).status == "survived"
-    assert cmd._judge(equiv, 0, "", 1.0).status == "equivalent"
-    killed = cmd._judge(plain, 1, "FAILED tests/t.py::test_x - boom\n", 1.0)
-    assert (killed.status, killed.killed_by) == ("killed", "tests/t.py::test_x")
-    assert cmd._judge(plain, None, "", 9.0).status == "timeout"
-    assert cmd._judge(plain, 4, "usage error", 1.0).status == "error"
+    R = mut.MutationResult
+    name, desc = plain.name, plain.description
+    assert cmd._judge(plain, 0, "", 1.5) == R(name, "survived", None, 1.5, desc, "")
+    assert cmd._judge(equiv, 0, "", 2.5) == R(
+        equiv.name, "equivalent", None, 2.5, equiv.description, str(equiv.equivalent)
+    )
+    failed = "FAILED tests/t.py::test_x - boom\n"
+    assert cmd._judge(plain, 1, failed, 3.5) == R(name, "killed", "tests/t.py::test_x", 3.5, desc)
+    # exit 1 without a FAILED line (a plugin ate the summary): still killed, by an unknown test
+    assert cmd._judge(plain, 1, "", 3.5) == R(name, "killed", None, 3.5, desc)
+    assert cmd._judge(plain, None, "partial output", 9.5) == R(
+        name, "timeout", "(timeout)", 9.5, desc,
+        "the suite did not finish in time; counted as killed",
+    )  # fmt: skip
+    # exit 2-4 with a failing test named (a collection error: the mutant broke an import)
+    broken = "ERROR tests/t.py - ImportError: cannot import name\n"
+    assert cmd._judge(plain, 2, broken, 4.5) == R(name, "killed", "tests/t.py", 4.5, desc)
+    # exit 2-4 with none: an error, with the last three lines of output, at most 300 characters
+    lines = "first line\n" + "".join(f"line {i}\n" for i in range(4)) + "\n"
+    assert cmd._judge(plain, 4, lines, 5.5) == R(
+        name, "error", None, 5.5, desc, "pytest exit 4: line 1 line 2 line 3"
+    )
+    long = "x" * 500
+    assert cmd._judge(plain, 3, long, 5.5).detail == "pytest exit 3: " + "x" * 300
 
 
 def test_copy_holds_the_sources_and_the_profile_plugin(tmp_path: Path) -> None:
     cmd._copy_project(ROOT, tmp_path)
     for name in ("refbp/network.py", "oracle/fast.py", "tests/conftest.py", "pyproject.toml"):
         assert (tmp_path / name).is_file(), name
-    assert (tmp_path / f"{cmd._PLUGIN_NAME}.py").is_file()
+    plugin = tmp_path / f"{cmd._PLUGIN_NAME}.py"
+    assert plugin.read_text(encoding="utf-8") == cmd._PLUGIN
     assert not list(tmp_path.rglob("__pycache__"))
+
+
+def test_copy_leaves_caches_and_bytecode_behind(tmp_path: Path) -> None:
+    """Stale bytecode or a Hypothesis database in a copy could hide the planted bug."""
+    root, dest = tmp_path / "root", tmp_path / "dest"
+    for name in ("refbp", "oracle", "tests"):
+        (root / name / "__pycache__").mkdir(parents=True)
+        (root / name / "__pycache__" / "m.cpython-311.pyc").write_bytes(b"")
+        (root / name / "stray.pyc").write_bytes(b"")
+        (root / name / ".hypothesis" / "examples").mkdir(parents=True)
+        (root / name / ".jax_cache").mkdir()
+        (root / name / "m.py").write_text("x = 1\n", encoding="utf-8")
+    (root / "pyproject.toml").write_text("[project]\n", encoding="utf-8")
+    (root / "not_copied.py").write_text("", encoding="utf-8")
+    dest.mkdir()
+    cmd._copy_project(root, dest)
+    copied = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*"))
+    assert copied == sorted(
+        ["oracle", "oracle/m.py", "refbp", "refbp/m.py", "tests", "tests/m.py",
+         "pyproject.toml", f"{cmd._PLUGIN_NAME}.py"]
+    )  # fmt: skip
+
+
+def test_copy_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caller's environment, with the copy first on the path, the mutate profile, one BLAS
+    thread per process, no bytecode written into the copy, and no verify log to append to."""
+    import os
+
+    monkeypatch.setenv("REFBP_VERIFY_LOG", "/somewhere/verify.log")
+    monkeypatch.setenv("SOME_USER_SETTING", "kept")
     env = cmd._env(tmp_path, ROOT)
-    assert env["PYTHONPATH"] == str(tmp_path)
-    assert env["REFBP_JAX_CACHE"] == str(ROOT / ".jax_cache")
+    expected = dict(os.environ)
+    del expected["REFBP_VERIFY_LOG"]
+    expected.update(
+        PYTHONPATH=str(tmp_path), HYPOTHESIS_PROFILE="mutate", OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+        REFBP_JAX_CACHE=str(ROOT / ".jax_cache"), PYTHONDONTWRITEBYTECODE="1",
+    )  # fmt: skip
+    assert env == expected
+    monkeypatch.delenv("REFBP_VERIFY_LOG")
+    assert "REFBP_VERIFY_LOG" not in cmd._env(tmp_path, ROOT)
+
+
+def test_suite_command(tmp_path: Path) -> None:
+    """Only the suite files the copy has, in SUITE's order (cheapest first), -x, deselections."""
+    import sys
+
+    (tmp_path / "tests" / "differential").mkdir(parents=True)
+    present = [cmd.SUITE[-1], cmd.SUITE[0]]
+    for name in present:
+        (tmp_path / name).write_text("", encoding="utf-8")
+    head = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", cmd._PLUGIN_NAME]
+    assert cmd._suite(tmp_path, ["a::b", "c::d"]) == [
+        *head, "-x", cmd.SUITE[0], cmd.SUITE[-1], "--deselect", "a::b", "--deselect", "c::d"
+    ]  # fmt: skip
+    assert cmd._suite(tmp_path, []) == [*head, "-x", cmd.SUITE[0], cmd.SUITE[-1]]
 
 
 def test_list_and_unknown_names(capsys: pytest.CaptureFixture[str]) -> None:
@@ -156,3 +295,196 @@ def test_list_and_unknown_names(capsys: pytest.CaptureFixture[str]) -> None:
     assert "sigma_prime_at_a" in capsys.readouterr().out
     assert main(["mutate", "--only", "no_such_mutant"]) == 2
     assert "unknown mutation" in capsys.readouterr().out
+
+
+# --- `refbp mutate` end to end, on a project whose suite is three tiny tests -----------------
+# The real suite takes minutes per mutant; a fake project (refbp's and the oracle's real
+# sources, a two-file suite) runs the command's whole loop in seconds: the copies, the
+# patches, the smoke import, the baseline run, the pytest subprocesses, the verdicts, the
+# reports and the exit status.
+
+_FAKE_FIRST = """
+import os
+import time
+
+import numpy as np
+
+from refbp.activations import get_activation
+
+
+def test_already_failing():
+    raise AssertionError("fails on the unmutated sources: deselected by the baseline")
+
+
+def test_relu_prime_at_zero():
+    relu = get_activation("relu")
+    z = np.array([[-1.0, 0.0, 2.0]])
+    assert relu.backward(z, relu.forward(z), np.ones_like(z)).tolist() == [[0.0, 0.0, 1.0]]
+
+
+def test_sleeps_when_asked():
+    if os.environ.get("REFBP_FAKE_SLEEP"):
+        time.sleep(60)
+"""
+# the second file of the suite: the copy (not this checkout) is what the subprocess imports,
+# and the run's Hypothesis profile (ci without shrinking) is the one in effect
+_FAKE_SECOND = """
+from pathlib import Path
+
+import refbp
+
+
+def test_the_copy_is_imported():
+    assert Path(refbp.__file__).resolve().parent.parent == Path.cwd().resolve()
+
+
+def test_the_mutate_profile_is_in_effect():
+    from hypothesis import Phase, settings
+
+    assert settings().phases == (Phase.explicit, Phase.reuse, Phase.generate)
+"""
+# what the real conftest does with the profile, without its JAX cache (seconds per process)
+_FAKE_CONFTEST = """
+import os
+
+from hypothesis import settings
+
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+"""
+_FIRST_ID = "tests/test_finite_differences.py"
+_KILLER = f"{_FIRST_ID}::test_relu_prime_at_zero"
+_FAILING = f"{_FIRST_ID}::test_already_failing"
+
+
+@pytest.fixture(scope="module")
+def fake_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("project")
+    ignore = shutil.ignore_patterns("__pycache__", ".jax_cache")
+    for name in ("refbp", "oracle"):
+        shutil.copytree(ROOT / name, root / name, ignore=ignore)
+    shutil.copy2(ROOT / "pyproject.toml", root / "pyproject.toml")
+    (root / "tests").mkdir()
+    (root / "tests" / "__init__.py").write_text("", encoding="utf-8")
+    (root / "tests" / "conftest.py").write_text(_FAKE_CONFTEST, encoding="utf-8")
+    (root / cmd.SUITE[0]).write_text(_FAKE_FIRST, encoding="utf-8")
+    (root / "tests" / "test_network.py").write_text(_FAKE_SECOND, encoding="utf-8")
+    return root
+
+
+def _mutate(root: Path, reports: Path, *extra: str) -> int:
+    from refbp.cli import main
+
+    return main(["mutate", "--root", str(root), "--reports", str(reports), *extra])
+
+
+def test_run_end_to_end_kills_keeps_and_reports(
+    fake_project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chosen = ["leaky_slope_on_positive_side", "relu_prime_at_zero_is_one", "elu_prime_at_zero_ge"]
+    code = _mutate(fake_project, tmp_path, "--only", *chosen)
+    out = capsys.readouterr().out
+    assert code == 1  # leaky_slope survives the three tiny tests
+    assert f"the copies import {tempfile.gettempdir()}" in out
+    assert f"1 already failing (deselected): ['{_FAILING}']" in out
+    assert "refbp mutate: 3 mutants, 2 at a time" in out
+    assert "refbp mutate: not killed: ['leaky_slope_on_positive_side']" in out
+    assert f"wrote {tmp_path / 'mutation.md'}" in out
+
+    data = json.loads((tmp_path / "mutation.json").read_text(encoding="utf-8"))
+    results = {r["name"]: r for r in data["results"]}
+    # catalogue order, whatever the order of --only
+    catalogue_order = [m.name for m in mut.CATALOGUE if m.name in chosen]
+    assert [r["name"] for r in data["results"]] == catalogue_order
+    relu = results["relu_prime_at_zero_is_one"]
+    assert (relu["status"], relu["killed_by"]) == ("killed", _KILLER)
+    assert 0 < relu["seconds"] < data["meta"]["total seconds (wall, incl. baseline)"]
+    assert results["leaky_slope_on_positive_side"]["status"] == "survived"
+    elu = results["elu_prime_at_zero_ge"]
+    assert elu["status"] == "equivalent"
+    assert elu["detail"] == next(m for m in mut.CATALOGUE if m.name == elu["name"]).equivalent
+
+    meta = data["meta"]
+    assert meta["mutants"] == 3
+    assert meta["counts"] == {"survived": 1, "killed": 1, "equivalent": 1}
+    assert meta["jobs"] == 2
+    assert meta["only"] == chosen
+    assert meta["deselected (already failing unmutated)"] == [_FAILING]
+    assert meta["kills by test"] == {_KILLER: 1}
+    assert meta["suite"] == " ".join(cmd.SUITE) + (
+        " (pytest -x; Hypothesis profile ci without shrinking)"
+    )
+    assert 0 < meta["baseline seconds"] < meta["total seconds (wall, incl. baseline)"]
+    md = (tmp_path / "mutation.md").read_text(encoding="utf-8")
+    assert f"| relu_prime_at_zero_is_one | killed | {_KILLER} |" in md
+    assert "3 mutants — equivalent: 1, killed: 1, survived: 1." in md
+
+
+def test_without_baseline_an_already_failing_test_kills_everything(
+    fake_project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Why the baseline exists: without it the equivalent mutant is 'killed' by a test that
+    fails anyway.  Also: --jobs 1, and a clean run exits 0."""
+    code = _mutate(
+        fake_project, tmp_path, "--no-baseline", "--jobs", "1", "--only", "elu_prime_at_zero_ge"
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "unmutated suite" not in out
+    assert "refbp mutate: 1 mutants, 1 at a time" in out
+    assert "not killed" not in out
+    data = json.loads((tmp_path / "mutation.json").read_text(encoding="utf-8"))
+    [elu] = data["results"]
+    assert (elu["status"], elu["killed_by"]) == ("killed", _FAILING)
+    assert data["meta"]["deselected (already failing unmutated)"] == "none"
+    assert data["meta"]["baseline seconds"] == 0.0
+    assert data["meta"]["jobs"] == 1
+
+
+def test_deselect_option_and_timeout(
+    fake_project: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--deselect reaches the subprocess; a suite slower than --timeout is a timeout (counted
+    as killed, so the run exits 0), and the environment reaches the copies."""
+    monkeypatch.setenv("REFBP_FAKE_SLEEP", "1")
+    code = _mutate(
+        fake_project, tmp_path, "--no-baseline", "--deselect", _FAILING,
+        "--timeout", "2", "--only", "elu_prime_at_zero_ge",
+    )  # fmt: skip
+    assert code == 0
+    data = json.loads((tmp_path / "mutation.json").read_text(encoding="utf-8"))
+    [elu] = data["results"]
+    assert (elu["status"], elu["killed_by"]) == ("timeout", "(timeout)")
+    assert elu["detail"] == "the suite did not finish in time; counted as killed"
+    assert 2.0 <= elu["seconds"] < 30.0
+    assert data["meta"]["deselected (already failing unmutated)"] == [_FAILING]
+    assert "  timeout " in capsys.readouterr().out
+
+
+def test_baseline_timeout_stops_the_run(
+    fake_project: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REFBP_FAKE_SLEEP", "1")
+    assert _mutate(fake_project, tmp_path, "--timeout", "1", "--only", "elu_prime_at_zero_ge") == 2
+    assert "refbp mutate: the unmutated suite timed out" in capsys.readouterr().out
+    assert not (tmp_path / "mutation.md").exists()
+
+
+def test_a_stale_catalogue_stops_the_run_before_any_copy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(ROOT / "refbp", root / "refbp", ignore=shutil.ignore_patterns("__pycache__"))
+    target = root / "refbp" / "activations.py"
+    relu = next(m for m in mut.CATALOGUE if m.name == "relu_prime_at_zero_is_one")
+    target.write_text(target.read_text(encoding="utf-8").replace(relu.old, "", 1), "utf-8")
+    assert _mutate(root, tmp_path / "reports") == 2
+    out = capsys.readouterr().out
+    assert out.startswith("refbp mutate: the catalogue does not apply to the current sources:\n")
+    assert "\n  relu_prime_at_zero_is_one: " in out
+    assert not (tmp_path / "reports").exists()
