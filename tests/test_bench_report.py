@@ -16,6 +16,7 @@ import pytest
 
 from refbp import cli
 from refbp.commands import bench
+from tests.figures import record_saved_figures
 
 CASES = {
     "[2,3,1]B=4": ([2, 3, 1], 4, 108),
@@ -191,14 +192,6 @@ def test_formatting_helpers() -> None:
     assert bench.fmt_flops(216) == "216 FLOP" and bench.fmt_flops(1.29e10) == "12.9 GFLOP"
 
 
-def test_plots_are_written(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
-    paths = bench.write_plots(bench.parse_results(synthetic_run()), tmp_path, "bench")
-    assert [p.name for p in paths] == ["bench-time.png", "bench-ratio.png"]
-    for p in paths:
-        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
 def test_compare_flags_a_regression_and_exits_1(tmp_path: Path) -> None:
     old = _write(tmp_path / "bench" / "2026-01-01-testhost.json", synthetic_run())
     new = _write(
@@ -311,3 +304,309 @@ def test_run_to_run_spread_over_saved_runs(tmp_path: Path) -> None:
     md = (tmp_path / "bench.md").read_text()
     assert "## Run-to-run spread (2 saved runs of this kind)" in md
     assert "| [2,3,1]B=4 | float32 | 1.50 (1.25–1.50) |" in md  # the quick run is not mixed in
+
+
+# --- the whole report, written down ----------------------------------------------------------
+# tests/bench_report_golden.md is what render_markdown makes of two synthetic runs (every
+# section, footnote, mark and fallback); any change to the report fails here until the file
+# is regenerated on purpose (``python tests/test_bench_report.py``) and its diff reviewed.
+
+GOLDEN = Path(__file__).with_name("bench_report_golden.md")
+
+
+def golden_reports() -> str:
+    old = synthetic_run()
+    new = synthetic_run(scale=1.2, when="2026-01-02T00:00:00")
+    third = synthetic_run(scale=0.9, when="2026-01-03T00:00:00")
+    steps = [b for b in new["benchmarks"] if b["extra_info"]["kind"] == "step"]
+    for b in steps:
+        info = b["extra_info"]
+        if info["case"] == "[64,64,10]B=32" and info["dtype"] == "float64":
+            info["others_cpu"] = 0.25 if info["impl"] == "torch" else 0.05  # a busy row: †
+            info.pop("page_faults_per_call")  # faults not recorded
+            info.pop("memory", None)  # no memory row
+            if info["impl"] == "refbp":  # one undisturbed round: the min ratios differ
+                b["stats"]["min"] *= 0.5
+        if info["case"] == "[1024,1024,10]B=256" and info["impl"] == "bound":
+            b["stats"]["median"] *= 1.5  # the machine drifted: the bound moved too
+            b["stats"]["min"] *= 1.5
+    new["benchmarks"] = [
+        b for b in new["benchmarks"]
+        if not (b["extra_info"].get("impl") == "torch" and b["extra_info"]["dtype"] == "float32"
+                and b["extra_info"].get("case") == "[2,3,1]B=4")
+    ]  # fmt: skip
+    rb = new["machine_info"]["refbp_bench"]
+    rb["blas"].append({"internal_api": "openmp", "prefix": "libgomp", "num_threads": 1})
+    rb["versions"]["torch"] = None  # not installed: not listed
+    rb["env"]["OPENBLAS_CORETYPE"] = "Haswell"
+    prev, cur = bench.parse_results(old), bench.parse_results(new)
+    full = bench.render_markdown(
+        cur,
+        bench.compare_runs(prev, cur, "median"),
+        previous=Path("reports/bench/2026-01-01-testhost.json"),
+        threshold=0.15,
+        plots=["reports/bench-time.png", "reports/bench-ratio.png"],
+        stat="median",
+        history=[prev, cur, bench.parse_results(third)],
+    )
+    quick = synthetic_run(when="", quick=True)
+    quick["machine_info"] = {"refbp_bench": {"quick": True}}
+    quick["benchmarks"] = [b for b in quick["benchmarks"] if b["extra_info"]["kind"] == "step"]
+    for b in quick["benchmarks"]:
+        b["extra_info"].pop("others_cpu")
+    short = bench.render_markdown(bench.parse_results(quick), [], previous=None)
+    return full + "\n<!-- second report: a quick run, no machine facts, no history -->\n" + short
+
+
+def test_the_whole_report_is_the_golden_one() -> None:
+    assert golden_reports() == GOLDEN.read_text(encoding="utf-8")
+
+
+# The plots, written down the same way: what is drawn (every line's points, style, colour and
+# label, every annotation, axis, tick label and legend), read back from the figures as saved.
+GOLDEN_PLOTS = Path(__file__).with_name("bench_plots_golden.json")
+
+
+def golden_plots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    import matplotlib.pyplot as plt
+
+    saved = record_saved_figures(monkeypatch)
+    run = synthetic_run()
+    run["benchmarks"] = [  # no PyTorch in float64, no JAX for the smallest float32 network
+        b for b in run["benchmarks"]
+        if not (b["extra_info"].get("impl") == "torch" and b["extra_info"]["dtype"] == "float64")
+        and not (b["extra_info"].get("impl") == "jax" and b["extra_info"]["dtype"] == "float32"
+                 and b["extra_info"].get("case") == "[2,3,1]B=4")
+    ]  # fmt: skip
+    paths = bench.write_plots(bench.parse_results(run), tmp_path, "bench")
+    assert [p.name for p in paths] == ["bench-time.png", "bench-ratio.png"]
+    for p in paths:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not plt.get_fignums()  # every figure closed
+    return saved
+
+
+def test_the_plots_are_the_golden_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("matplotlib")
+    described = json.loads(json.dumps(golden_plots(tmp_path, monkeypatch)))
+    assert described == json.loads(GOLDEN_PLOTS.read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    GOLDEN.write_text(golden_reports(), encoding="utf-8")
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        plots = golden_plots(Path(tmp), mp)
+    GOLDEN_PLOTS.write_text(json.dumps(plots, indent=1, ensure_ascii=False) + "\n", "utf-8")
+    print(f"wrote {GOLDEN} and {GOLDEN_PLOTS}")
+
+
+# --- `refbp bench` running benchmarks: a fake tests/bench, a real pytest subprocess ----------
+
+_FAKE_BENCH = """
+import os
+import sys
+
+import pytest
+
+
+@pytest.mark.bench
+def test_records_how_it_was_run(benchmark):
+    benchmark.extra_info["argv"] = sys.argv[1:]
+    benchmark.extra_info["python"] = sys.executable
+    benchmark.extra_info["env"] = {
+        k: os.environ.get(k)
+        for k in ("REFBP_BENCH_QUICK", "REFBP_BENCH_PEERS", "REFBP_BENCH_WAIT_IDLE")
+    }
+    benchmark(lambda: None)
+
+
+@pytest.mark.bench
+def test_broken(benchmark):
+    raise AssertionError("a broken benchmark")
+
+
+def test_not_a_benchmark():
+    raise AssertionError("deselected by -m bench: never runs")
+"""
+
+
+# what the real tests/bench/conftest.py says about the run that the report needs
+_FAKE_BENCH_CONFTEST = """
+import os
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    machine_info["refbp_bench"] = {"quick": os.environ["REFBP_BENCH_QUICK"] == "1"}
+"""
+
+
+@pytest.fixture(scope="module")
+def fake_bench_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("checkout")
+    (root / "tests" / "bench").mkdir(parents=True)
+    (root / "tests" / "__init__.py").write_text("", encoding="utf-8")
+    (root / "tests" / "bench" / "__init__.py").write_text("", encoding="utf-8")
+    (root / "tests" / "bench" / "test_fake.py").write_text(_FAKE_BENCH, encoding="utf-8")
+    (root / "tests" / "bench" / "conftest.py").write_text(_FAKE_BENCH_CONFTEST, encoding="utf-8")
+    root.joinpath("pyproject.toml").write_text(
+        Path(__file__).resolve().parent.parent.joinpath("pyproject.toml").read_text("utf-8"),
+        encoding="utf-8",
+    )
+    return root
+
+
+def test_run_benchmarks_end_to_end(
+    fake_bench_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    out, log = tmp_path / "run.json", tmp_path / "run.log"
+    code = bench.run_benchmarks(fake_bench_root, out, True, ["jax", "torch"], log, 2.5)
+    assert code == 1  # pytest's own exit status: one benchmark failed
+    printed = capsys.readouterr().out
+    args = [
+        "tests/bench", "-m", "bench", "-v", "-p", "no:randomly", "-p", "no:cacheprovider",
+        f"--benchmark-json={out}", "--benchmark-min-rounds=3", "--benchmark-max-time=0.05",
+        "--benchmark-warmup=off", "--benchmark-columns=min,median,max,rounds",
+    ]  # fmt: skip
+    assert printed.startswith(f"refbp bench: -u -m pytest {' '.join(args)}  (log: {log})\n")
+    assert printed.endswith(
+        f"refbp bench: tests/bench/test_fake.py::test_broken failed (see {log})\n"
+    )
+    assert "benchmarking: 2/2 test_broken failed" in printed  # plain progress lines: no tty
+    assert "test_not_a_benchmark" not in printed
+    text = log.read_text()
+    assert "test_records_how_it_was_run PASSED" in text and "a broken benchmark" in text
+    data = json.loads(out.read_text())
+    [only] = data["benchmarks"]
+    assert only["extra_info"]["argv"] == args
+    assert only["extra_info"]["env"] == {
+        "REFBP_BENCH_QUICK": "1", "REFBP_BENCH_PEERS": "jax,torch", "REFBP_BENCH_WAIT_IDLE": "2.5"
+    }  # fmt: skip
+    assert only["stats"]["rounds"] >= 3
+    assert "data" not in only["stats"]  # the per-round timings are dropped
+    assert out.read_text() == json.dumps(data, indent=1)
+    assert data["machine_info"]["refbp_bench"] == {"quick": True}
+    assert only["extra_info"]["python"] == sys.executable  # the interpreter that runs refbp
+
+    # a full run: ten rounds, one second each at most, the environment says so
+    code = bench.run_benchmarks(fake_bench_root, out, False, [], log, 0.0)
+    data = json.loads(out.read_text())
+    [only] = data["benchmarks"]
+    assert "--benchmark-min-rounds=10" in only["extra_info"]["argv"]
+    assert "--benchmark-max-time=1.0" in only["extra_info"]["argv"]
+    assert only["extra_info"]["env"] == {
+        "REFBP_BENCH_QUICK": "0", "REFBP_BENCH_PEERS": "", "REFBP_BENCH_WAIT_IDLE": "0.0"
+    }  # fmt: skip
+
+
+def test_bench_command_runs_the_checkout_and_reports(
+    fake_bench_root: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import datetime
+
+    monkeypatch.setattr(bench, "_project_root", lambda: fake_bench_root)
+    monkeypatch.setattr(bench.socket, "gethostname", lambda: "box.example.org")
+    code = cli.main(["bench", "--quick", "--out", str(tmp_path), "--no-plots", "--peers", ""])
+    assert code == 1  # the broken benchmark
+    printed = capsys.readouterr().out
+    json_file = tmp_path / "bench" / f"{datetime.now():%Y-%m-%d}-box-quick.json"
+    assert json_file.is_file() and json_file.with_suffix(".log").is_file()
+    assert f"refbp bench: wrote {json_file}, {tmp_path / 'bench-quick.md'}\n" in printed
+    assert "\n  refbp / JAX jit ≤ 1.00 at every size and dtype: n/a (worst not measured)\n" in (
+        printed
+    )
+    assert (tmp_path / "bench-quick.md").read_text().startswith("# refbp benchmark (quick")
+
+
+def test_bench_command_without_a_checkout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bench, "_project_root", lambda: None)
+    assert cli.main(["bench", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().out == (
+        "refbp bench: the benchmark modules (tests/bench) were not found next to the refbp "
+        "package; run it from a source checkout (pip install -e '.[bench]')\n"
+    )
+    assert not list(tmp_path.iterdir())
+
+
+def test_machine_load_from_proc_stat(monkeypatch: pytest.MonkeyPatch) -> None:
+    """others_share: busy / total CPU time between two reads of /proc/stat (idle and iowait
+    are not busy), so a benchmark can say how loaded the machine was."""
+    import io
+
+    lines = iter([
+        "cpu  100 0 100 700 100 0 0 0 0 0\ncpu0 1 2 3\n",  # busy 200 of 1000 ticks
+        "cpu  250 0 150 900 200 0 0 0 0 0\ncpu0 1 2 3\n",  # +200 busy, +300 idle/iowait
+    ])  # fmt: skip
+    opened: list[str] = []
+
+    def fake_open(path: str, *a: Any, **k: Any) -> io.StringIO:
+        opened.append(path)
+        return io.StringIO(next(lines))
+
+    monkeypatch.setattr(bench, "open", fake_open, raising=False)
+    monkeypatch.setattr(bench.os, "sysconf", lambda name: 100 if name == "SC_CLK_TCK" else 0)
+    slept: list[float] = []
+    monkeypatch.setattr(bench.time, "sleep", slept.append)
+    assert bench.others_share(1.5) == pytest.approx(200 / 500)
+    assert slept == [1.5] and opened == ["/proc/stat", "/proc/stat"]
+
+    lines = iter(["cpu  100 0 100 700\n"])  # no iowait column (old kernels)
+    assert bench._machine_busy_seconds() == (2.0, 9.0)
+    lines = iter(["cpu  a b c\n"])
+    assert bench._machine_busy_seconds() is None
+
+    def no_proc(path: str, *a: Any, **k: Any) -> io.StringIO:
+        raise FileNotFoundError(path)
+
+    monkeypatch.setattr(bench, "open", no_proc, raising=False)
+    assert bench.others_share() is None and slept == [1.5]  # no /proc: no wait either
+
+    reads = iter([(10.0, 100.0), (10.0, 100.0)])  # no time passed: no share
+    monkeypatch.setattr(bench, "_machine_busy_seconds", lambda: next(reads))
+    assert bench.others_share(0.0) is None
+    reads = iter([(10.0, 100.0), (9.0, 101.0)])  # a counter that went backwards: 0, not < 0
+    assert bench.others_share(0.0) == 0.0
+
+
+def test_wait_idle_polls_with_three_second_windows(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    windows: list[float] = []
+    shares = iter([0.3, 0.05, 0.049])
+
+    def share(window: float = 2.0) -> float:
+        windows.append(window)
+        return next(shares)
+
+    monkeypatch.setattr(bench, "others_share", share)
+    assert bench.wait_idle(100.0) is True
+    assert windows == [3.0, 3.0, 3.0]  # 5 % is not below the 5 % limit
+    assert capsys.readouterr().out == (
+        "refbp bench: waiting for an idle machine (others use 30%)\n"
+        "refbp bench: waiting for an idle machine (others use 5%)\n"
+    )
+    shares = iter([0.3, 0.2])
+    assert bench.wait_idle(100.0, limit=0.25) is True
+
+
+def test_json_path_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import datetime
+
+    when = datetime(2026, 3, 4, 5, 6, 7)
+    monkeypatch.setattr(bench.socket, "gethostname", lambda: "my box#1.lab.example")
+    assert bench.json_path(tmp_path, False, when) == tmp_path / "2026-03-04-my_box_1.json"
+    assert bench.json_path(tmp_path, True, when) == tmp_path / "2026-03-04-my_box_1-quick.json"
+    (tmp_path / "2026-03-04-my_box_1.json").write_text("{}")
+    (tmp_path / "2026-03-04-my_box_1-2.json").write_text("{}")
+    assert bench.json_path(tmp_path, False, when) == tmp_path / "2026-03-04-my_box_1-3.json"
+    monkeypatch.setattr(bench.socket, "gethostname", lambda: "")
+    assert bench.json_path(tmp_path, False, when) == tmp_path / "2026-03-04-host.json"
+    assert bench.json_path(tmp_path, False).name == f"{datetime.now():%Y-%m-%d}-host.json"
