@@ -144,3 +144,262 @@ def test_digits_reaches_96_percent(tmp_path: Path) -> None:
     assert s["dataset"] == "digits" and s["sizes"][0] == 64 and s["sizes"][-1] == 10
     assert s["test_samples"] >= 300  # a held-out quarter of the 1797 images, not a handful
     assert s["test_accuracy"] >= 0.96, s
+
+
+# --- every step of `refbp train`, checked exactly ----------------------------------------------
+
+
+def test_a_data_source_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["train"])
+    assert exc.value.code == 2
+    assert "one of the arguments --dataset --data is required" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("y", "labels"),
+    [
+        (np.array([[0], [1]]), False),  # two columns of targets (2-D): regression
+        (np.array([True, False]), True),
+        (np.array(["a", "b"]), True),
+        (np.array([b"a", b"b"]), True),
+        (np.arange(1000), True),
+        (np.arange(1001), False),  # more distinct integers than any classifier here wants
+        (np.arange(1000, dtype=np.uint16), True),
+        (np.arange(1000.0), True),  # integral floats (a csv column of labels)
+        (np.arange(1001.0), False),
+        (np.array([0.0, 0.5]), False),
+        (np.array([0.0, np.nan]), False),
+        (np.array([0.0, np.inf]), False),
+        (np.array([1 + 0j, 2 + 0j]), False),
+    ],
+)
+def test_which_targets_are_labels(y: np.ndarray, labels: bool) -> None:
+    from refbp.commands.train import _are_labels
+
+    assert _are_labels(y) is labels
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+@pytest.mark.parametrize("fraction", [0.25, 0.5, 0.1])
+def test_split_is_stratified_seeded_and_complete(seed: int, fraction: float) -> None:
+    from refbp.commands.train import _split
+
+    labels = np.array([0] * 10 + [1] * 7 + [2] * 3 + [5] * 1)
+    rng = np.random.default_rng(99)
+    labels = labels[rng.permutation(len(labels))]
+    tr, te = _split(len(labels), fraction, seed, labels)
+    assert sorted(np.concatenate([tr, te]).tolist()) == list(range(len(labels)))
+    for c, n in ((0, 10), (1, 7), (2, 3), (5, 1)):  # each class held out by its own share
+        assert int((labels[te] == c).sum()) == round(n * fraction)
+    assert te.tolist() == sorted(te.tolist())  # held-out rows in file order
+    again = _split(len(labels), fraction, seed, labels)
+    assert tr.tolist() == again[0].tolist() and te.tolist() == again[1].tolist()
+    other = _split(len(labels), fraction, seed + 1, labels)
+    assert tr.tolist() != other[0].tolist()  # the seed decides
+    assert tr.tolist() != sorted(tr.tolist())  # training rows shuffled across classes
+
+    tr, te = _split(40, fraction, seed, None)  # regression: one shuffled split
+    assert len(te) == round(40 * fraction) and len(tr) == 40 - len(te)
+    assert sorted(np.concatenate([tr, te]).tolist()) == list(range(40))
+    assert np.concatenate([tr, te]).tolist() != list(range(40))
+    assert _split(40, fraction, seed + 1, None)[1].tolist() != te.tolist()
+
+
+def test_run_is_the_documented_recipe(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The summary recomputed from the recipe the module documents: stratified split,
+    standardisation with the training rows' mean and standard deviation (a constant column
+    divided by 1), MLP.init with the seed, refbp.train with every option, the held-out loss
+    after each epoch, accuracy from argmax."""
+    import refbp
+    from refbp.commands.train import _split
+    from tests.figures import record_saved_figures
+
+    X, y = _classification(60)
+    X[:, 1] = 3.0  # a constant feature: its standard deviation 0 is replaced by 1
+    X[:, 2] *= 100.0
+    np.savez(tmp_path / "d.npz", X=X, y=(y + 3)[:, None])  # one column of labels 3, 4, 5
+    plots = record_saved_figures(monkeypatch)
+    argv = ["--data", str(tmp_path / "d.npz"), "--hidden", "5", "4", "--activation", "relu",
+            "--epochs", "3", "--lr", "0.05", "--batch-size", "7", "--momentum", "0.5",
+            "--weight-decay", "0.01", "--test-fraction", "0.3", "--dtype", "float32",
+            "--seed", "11"]  # fmt: skip
+    s = _run(tmp_path, *argv)
+
+    tr, te = _split(60, 0.3, 11, y)
+    mu, sd = X[tr].mean(axis=0), X[tr].std(axis=0)
+    sd[1] = 1.0
+    Xs = (X - mu) / sd
+    Y = np.eye(3)[y]
+    sizes, acts = [3, 5, 4, 3], ["relu", "relu", "identity"]
+    net = refbp.MLP.init(sizes, acts, "softmax_cross_entropy", dtype=np.float32, seed=11)
+    held_out: list[float] = []
+    history = refbp.train(
+        net, Xs[tr], Y[tr], lr=0.05, batch_size=7, epochs=3, seed=11, momentum=0.5,
+        weight_decay=0.01, on_epoch=lambda e, v: held_out.append(net.evaluate(Xs[te], Y[te])),
+    )  # fmt: skip
+    accuracy = float((net.predict(Xs[te]).argmax(axis=1) == y[te]).mean())
+    out = tmp_path / "out"
+    expected = {
+        "dataset": "d", "sizes": sizes, "activations": acts, "loss": "softmax_cross_entropy",
+        "dtype": "float32", "epochs": 3, "train_samples": len(tr), "test_samples": len(te),
+        "final_train_loss": history[-1], "final_test_loss": held_out[-1],
+        "seconds": s["seconds"], "test_accuracy": accuracy, "plot": str(out / "train-d.png"),
+    }  # fmt: skip
+    assert s == expected
+    assert 0 < s["seconds"] < 60
+    assert (out / "train-d.json").read_text() == json.dumps(expected, indent=2) + "\n"
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[-len(expected) :] == [f"{k:>18}: {v}" for k, v in expected.items()]
+    assert "training on d: 3/3 loss" in "\n".join(printed)
+
+    [plot] = plots["train-d.png"]["axes"]
+    assert plots["train-d.png"]["size"] == [6.0, 4.0]
+    assert plots["train-d.png"]["savefig"] == {"dpi": 120}
+    assert plot["title"] == "d: [3, 5, 4, 3] relu, softmax_cross_entropy"
+    assert (plot["xlabel"], plot["ylabel"], plot["yscale"]) == ("epoch", "loss", "log")
+    assert [(ln["label"], ln["x"]) for ln in plot["lines"]] == [
+        ("training loss", [1.0, 2.0, 3.0]), ("held-out loss", [1.0, 2.0, 3.0])
+    ]  # fmt: skip
+    assert plot["lines"][0]["y"] == [float(f"{v:.6g}") for v in history]
+    assert plot["lines"][1]["y"] == [float(f"{v:.6g}") for v in held_out]
+    assert plot["legend"]["labels"] == ["training loss", "held-out loss"]
+
+
+def test_regression_targets_keep_their_columns(tmp_path: Path) -> None:
+    X, y = _regression(40)
+    np.savez(tmp_path / "two.npz", X=X, Y=np.c_[y, -y])  # 'Y' is accepted for 'y'
+    s = _run(tmp_path, "--data", str(tmp_path / "two.npz"), "--epochs", "1", "--hidden")
+    assert s["sizes"] == [3, 2] and s["loss"] == "mse" and s["activations"] == ["identity"]
+    assert (s["train_samples"], s["test_samples"]) == (30, 10)
+
+
+def test_csv_columns(tmp_path: Path) -> None:
+    from refbp.commands.train import _load_file
+
+    path = tmp_path / "t.csv"
+    path.write_text("a, b ,label\n1,2,0\n3,4,1\n5,6,0\n")
+    X, y = _load_file(path, None)  # the last column by default; the header skipped
+    assert X.tolist() == [[1, 2], [3, 4], [5, 6]] and y.tolist() == [0, 1, 0]
+    X, y = _load_file(path, "b")  # a name, spaces around it ignored
+    assert X.tolist() == [[1, 0], [3, 1], [5, 0]] and y.tolist() == [2, 4, 6]
+    X, y = _load_file(path, "0")  # an index
+    assert y.tolist() == [1, 3, 5] and X.dtype == np.float64
+    assert _load_file(path, "-2")[1].tolist() == [2, 4, 6]
+    assert _load_file(path, "-3")[1].tolist() == [1, 3, 5]
+    for bad in ("3", "-4"):
+        with pytest.raises(SystemExit) as exc:
+            _load_file(path, bad)
+        assert str(exc.value) == f"refbp train: --target {bad} is out of range for 3 columns"
+    with pytest.raises(SystemExit) as exc:
+        _load_file(path, "nope")
+    assert str(exc.value) == (
+        f"refbp train: --target 'nope' is not a column of {path}; columns are ['a', 'b', 'label']"
+    )
+    plain = tmp_path / "p.csv"
+    plain.write_text("1,2,7\n3,4,8\n")  # no header: the first row is data
+    X, y = _load_file(plain, None)
+    assert X.tolist() == [[1, 2], [3, 4]] and y.tolist() == [7, 8]
+    with pytest.raises(SystemExit) as exc:
+        _load_file(plain, "x")
+    assert str(exc.value).endswith("columns are [0, 1, 2]")
+    one = tmp_path / "one.csv"
+    one.write_text("1,2,7\n")  # a single row is still a table
+    assert _load_file(one, None)[0].tolist() == [[1, 2]]
+    broken = tmp_path / "broken.csv"
+    broken.write_text("a,b\n1,2\n3,x\n")
+    with pytest.raises(SystemExit, match=rf"^refbp train: cannot read {broken} as numeric csv: "):
+        _load_file(broken, None)
+
+
+def test_npz_contents(tmp_path: Path) -> None:
+    from refbp.commands.train import _load_file
+
+    good = tmp_path / "g.npz"
+    np.savez(good, X=np.array([[1, 2], [3, 4]], dtype=np.int32), y=np.array([0, 1]))
+    X, y = _load_file(good, None)
+    assert X.dtype == np.float64 and X.tolist() == [[1, 2], [3, 4]] and y.tolist() == [0, 1]
+    for name, arrays in (("noy", {"X": np.ones((2, 2))}), ("nox", {"y": np.ones(2)})):
+        np.savez(tmp_path / f"{name}.npz", **arrays)
+        with pytest.raises(SystemExit) as exc:
+            _load_file(tmp_path / f"{name}.npz", None)
+        assert str(exc.value) == (
+            f"refbp train: {tmp_path / name}.npz must hold arrays 'X' and 'y', has {sorted(arrays)}"
+        )
+    both = tmp_path / "both.npz"
+    np.savez(both, X=np.ones((2, 1)), y=np.array([1, 2]), Y=np.array([3, 4]))
+    assert _load_file(both, None)[1].tolist() == [1, 2]  # 'y' wins over 'Y'
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, X=np.array([{"a": 1}, None], dtype=object), y=np.array([0, 1]))
+    with pytest.raises(SystemExit) as exc:  # never unpickle a user's file
+        _load_file(pickled, None)
+    assert str(exc.value).startswith(f"refbp train: cannot read {pickled} as a .npz archive: ")
+    assert "allow_pickle" in str(exc.value)
+    text = tmp_path / "text.npz"
+    np.savez(text, X=np.array([["a", "b"]]), y=np.array([0]))
+    with pytest.raises(SystemExit) as exc:
+        _load_file(text, None)
+    assert str(exc.value) == f"refbp train: {text}: X must be numeric, got dtype <U1"
+    flags = tmp_path / "flags.npz"
+    np.savez(flags, X=np.array([[True], [False]]), y=np.array([0, 1]))
+    assert _load_file(flags, None)[0].tolist() == [[1.0], [0.0]]
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(SystemExit, match=r"cannot read .*junk.npz as a \.npz archive"):
+        _load_file(junk, None)
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "message"),
+    [
+        (np.ones(4), np.arange(4), "X must be a non-empty 2-D array, got shape (4,)"),
+        (np.ones((0, 2)), np.arange(0), "X must be a non-empty 2-D array, got shape (0, 2)"),
+        (np.ones((4, 2)), np.arange(3), "X has 4 rows but the targets have 3"),
+        (np.array([[1.0, 2.0], [3.0, np.inf]]), np.arange(2),
+         "X must be finite, got inf at index (1, 1)"),
+        (np.ones((2, 2)), np.arange(2),  # one sample per class: nothing left to train on
+         "2 samples split into 0 for training and 2 held out (--test-fraction 0.9); both must "
+         "be non-empty"),
+    ],
+)  # fmt: skip
+def test_unusable_data_is_refused_exactly(
+    X: np.ndarray, y: np.ndarray, message: str, tmp_path: Path
+) -> None:
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    argv = ["train", "--data", str(tmp_path / "d.npz"), "--test-fraction", "0.9"]
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--out", str(tmp_path / "o")])
+    assert str(exc.value) == f"refbp train: {message}"
+    assert not (tmp_path / "o").exists()
+
+
+def test_test_fraction_bounds(tmp_path: Path) -> None:
+    X, y = _classification(20)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    for bad in ("0", "1", "-0.5", "1.5"):
+        with pytest.raises(SystemExit) as exc:
+            main(["train", "--data", str(tmp_path / "d.npz"), "--test-fraction", bad,
+                  "--out", str(tmp_path / "o")])  # fmt: skip
+        assert str(exc.value) == (
+            f"refbp train: --test-fraction must be in (0, 1), got {float(bad)}"
+        )
+
+
+def test_digits_are_scaled_to_the_unit_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from refbp.commands.train import _load_digits
+
+    pytest.importorskip("sklearn")
+    X, y = _load_digits()
+    assert X.shape == (1797, 64) and X.dtype == np.float64
+    assert X.min() == 0.0 and X.max() == 1.0  # pixel intensities 0..16
+    assert sorted(set(y.tolist())) == list(range(10))
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # as if not installed
+    with pytest.raises(SystemExit) as exc:
+        _load_digits()
+    assert str(exc.value) == (
+        "refbp train --dataset digits needs scikit-learn: pip install 'refbp[data]'"
+    )
