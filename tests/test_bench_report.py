@@ -392,14 +392,80 @@ def test_the_plots_are_the_golden_ones(tmp_path: Path, monkeypatch: pytest.Monke
     assert described == json.loads(GOLDEN_PLOTS.read_text(encoding="utf-8"))
 
 
-if __name__ == "__main__":
-    import tempfile
+def test_machine_load_from_proc_stat(monkeypatch: pytest.MonkeyPatch) -> None:
+    """others_share: busy / total CPU time between two reads of /proc/stat (idle and iowait
+    are not busy), so a benchmark can say how loaded the machine was."""
+    import io
 
-    GOLDEN.write_text(golden_reports(), encoding="utf-8")
-    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
-        plots = golden_plots(Path(tmp), mp)
-    GOLDEN_PLOTS.write_text(json.dumps(plots, indent=1, ensure_ascii=False) + "\n", "utf-8")
-    print(f"wrote {GOLDEN} and {GOLDEN_PLOTS}")
+    lines = iter([
+        "cpu  100 0 100 700 100 0 0 0 0 0\ncpu0 1 2 3\n",  # busy 200 of 1000 ticks
+        "cpu  250 0 150 900 200 0 0 0 0 0\ncpu0 1 2 3\n",  # +200 busy, +300 idle/iowait
+    ])  # fmt: skip
+    opened: list[str] = []
+
+    def fake_open(path: str, *a: Any, **k: Any) -> io.StringIO:
+        opened.append(path)
+        return io.StringIO(next(lines))
+
+    monkeypatch.setattr(bench, "open", fake_open, raising=False)
+    monkeypatch.setattr(bench.os, "sysconf", lambda name: 100 if name == "SC_CLK_TCK" else 0)
+    slept: list[float] = []
+    monkeypatch.setattr(bench.time, "sleep", slept.append)
+    assert bench.others_share(1.5) == pytest.approx(200 / 500)
+    assert slept == [1.5] and opened == ["/proc/stat", "/proc/stat"]
+
+    lines = iter(["cpu  100 0 100 700\n"])  # no iowait column (old kernels)
+    assert bench._machine_busy_seconds() == (2.0, 9.0)
+    lines = iter(["cpu  a b c\n"])
+    assert bench._machine_busy_seconds() is None
+
+    def no_proc(path: str, *a: Any, **k: Any) -> io.StringIO:
+        raise FileNotFoundError(path)
+
+    monkeypatch.setattr(bench, "open", no_proc, raising=False)
+    assert bench.others_share() is None and slept == [1.5]  # no /proc: no wait either
+
+    reads = iter([(10.0, 100.0), (10.0, 100.0)])  # no time passed: no share
+    monkeypatch.setattr(bench, "_machine_busy_seconds", lambda: next(reads))
+    assert bench.others_share(0.0) is None
+    reads = iter([(10.0, 100.0), (9.0, 101.0)])  # a counter that went backwards: 0, not < 0
+    assert bench.others_share(0.0) == 0.0
+
+
+def test_wait_idle_polls_with_three_second_windows(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    windows: list[float] = []
+    shares = iter([0.3, 0.05, 0.049])
+
+    def share(window: float = 2.0) -> float:
+        windows.append(window)
+        return next(shares)
+
+    monkeypatch.setattr(bench, "others_share", share)
+    assert bench.wait_idle(100.0) is True
+    assert windows == [3.0, 3.0, 3.0]  # 5 % is not below the 5 % limit
+    assert capsys.readouterr().out == (
+        "refbp bench: waiting for an idle machine (others use 30%)\n"
+        "refbp bench: waiting for an idle machine (others use 5%)\n"
+    )
+    shares = iter([0.3, 0.2])
+    assert bench.wait_idle(100.0, limit=0.25) is True
+
+
+def test_json_path_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import datetime
+
+    when = datetime(2026, 3, 4, 5, 6, 7)
+    monkeypatch.setattr(bench.socket, "gethostname", lambda: "my box#1.lab.example")
+    assert bench.json_path(tmp_path, False, when) == tmp_path / "2026-03-04-my_box_1.json"
+    assert bench.json_path(tmp_path, True, when) == tmp_path / "2026-03-04-my_box_1-quick.json"
+    (tmp_path / "2026-03-04-my_box_1.json").write_text("{}")
+    (tmp_path / "2026-03-04-my_box_1-2.json").write_text("{}")
+    assert bench.json_path(tmp_path, False, when) == tmp_path / "2026-03-04-my_box_1-3.json"
+    monkeypatch.setattr(bench.socket, "gethostname", lambda: "")
+    assert bench.json_path(tmp_path, False, when) == tmp_path / "2026-03-04-host.json"
+    assert bench.json_path(tmp_path, False).name == f"{datetime.now():%Y-%m-%d}-host.json"
 
 
 # --- `refbp bench` running benchmarks: a fake tests/bench, a real pytest subprocess ----------
@@ -536,77 +602,11 @@ def test_bench_command_without_a_checkout(
     assert not list(tmp_path.iterdir())
 
 
-def test_machine_load_from_proc_stat(monkeypatch: pytest.MonkeyPatch) -> None:
-    """others_share: busy / total CPU time between two reads of /proc/stat (idle and iowait
-    are not busy), so a benchmark can say how loaded the machine was."""
-    import io
+if __name__ == "__main__":
+    import tempfile
 
-    lines = iter([
-        "cpu  100 0 100 700 100 0 0 0 0 0\ncpu0 1 2 3\n",  # busy 200 of 1000 ticks
-        "cpu  250 0 150 900 200 0 0 0 0 0\ncpu0 1 2 3\n",  # +200 busy, +300 idle/iowait
-    ])  # fmt: skip
-    opened: list[str] = []
-
-    def fake_open(path: str, *a: Any, **k: Any) -> io.StringIO:
-        opened.append(path)
-        return io.StringIO(next(lines))
-
-    monkeypatch.setattr(bench, "open", fake_open, raising=False)
-    monkeypatch.setattr(bench.os, "sysconf", lambda name: 100 if name == "SC_CLK_TCK" else 0)
-    slept: list[float] = []
-    monkeypatch.setattr(bench.time, "sleep", slept.append)
-    assert bench.others_share(1.5) == pytest.approx(200 / 500)
-    assert slept == [1.5] and opened == ["/proc/stat", "/proc/stat"]
-
-    lines = iter(["cpu  100 0 100 700\n"])  # no iowait column (old kernels)
-    assert bench._machine_busy_seconds() == (2.0, 9.0)
-    lines = iter(["cpu  a b c\n"])
-    assert bench._machine_busy_seconds() is None
-
-    def no_proc(path: str, *a: Any, **k: Any) -> io.StringIO:
-        raise FileNotFoundError(path)
-
-    monkeypatch.setattr(bench, "open", no_proc, raising=False)
-    assert bench.others_share() is None and slept == [1.5]  # no /proc: no wait either
-
-    reads = iter([(10.0, 100.0), (10.0, 100.0)])  # no time passed: no share
-    monkeypatch.setattr(bench, "_machine_busy_seconds", lambda: next(reads))
-    assert bench.others_share(0.0) is None
-    reads = iter([(10.0, 100.0), (9.0, 101.0)])  # a counter that went backwards: 0, not < 0
-    assert bench.others_share(0.0) == 0.0
-
-
-def test_wait_idle_polls_with_three_second_windows(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    windows: list[float] = []
-    shares = iter([0.3, 0.05, 0.049])
-
-    def share(window: float = 2.0) -> float:
-        windows.append(window)
-        return next(shares)
-
-    monkeypatch.setattr(bench, "others_share", share)
-    assert bench.wait_idle(100.0) is True
-    assert windows == [3.0, 3.0, 3.0]  # 5 % is not below the 5 % limit
-    assert capsys.readouterr().out == (
-        "refbp bench: waiting for an idle machine (others use 30%)\n"
-        "refbp bench: waiting for an idle machine (others use 5%)\n"
-    )
-    shares = iter([0.3, 0.2])
-    assert bench.wait_idle(100.0, limit=0.25) is True
-
-
-def test_json_path_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from datetime import datetime
-
-    when = datetime(2026, 3, 4, 5, 6, 7)
-    monkeypatch.setattr(bench.socket, "gethostname", lambda: "my box#1.lab.example")
-    assert bench.json_path(tmp_path, False, when) == tmp_path / "2026-03-04-my_box_1.json"
-    assert bench.json_path(tmp_path, True, when) == tmp_path / "2026-03-04-my_box_1-quick.json"
-    (tmp_path / "2026-03-04-my_box_1.json").write_text("{}")
-    (tmp_path / "2026-03-04-my_box_1-2.json").write_text("{}")
-    assert bench.json_path(tmp_path, False, when) == tmp_path / "2026-03-04-my_box_1-3.json"
-    monkeypatch.setattr(bench.socket, "gethostname", lambda: "")
-    assert bench.json_path(tmp_path, False, when) == tmp_path / "2026-03-04-host.json"
-    assert bench.json_path(tmp_path, False).name == f"{datetime.now():%Y-%m-%d}-host.json"
+    GOLDEN.write_text(golden_reports(), encoding="utf-8")
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        plots = golden_plots(Path(tmp), mp)
+    GOLDEN_PLOTS.write_text(json.dumps(plots, indent=1, ensure_ascii=False) + "\n", "utf-8")
+    print(f"wrote {GOLDEN} and {GOLDEN_PLOTS}")
