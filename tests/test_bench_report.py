@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -557,37 +557,140 @@ def test_run_benchmarks_end_to_end(
     assert data["machine_info"]["refbp_bench"] == {"quick": True}
     assert only["extra_info"]["python"] == sys.executable  # the interpreter that runs refbp
 
-    # a full run: ten rounds, one second each at most, the environment says so
-    code = bench.run_benchmarks(fake_bench_root, out, False, [], log, 0.0)
-    data = json.loads(out.read_text())
-    [only] = data["benchmarks"]
-    assert "--benchmark-min-rounds=10" in only["extra_info"]["argv"]
-    assert "--benchmark-max-time=1.0" in only["extra_info"]["argv"]
-    assert only["extra_info"]["env"] == {
-        "REFBP_BENCH_QUICK": "0", "REFBP_BENCH_PEERS": "", "REFBP_BENCH_WAIT_IDLE": "0.0"
-    }  # fmt: skip
+
+class _FakePopen:
+    """subprocess.Popen for run_benchmarks: records the call, replays pytest's lines."""
+
+    calls: ClassVar[list[tuple[list[str], dict[str, Any]]]] = []
+    lines = (
+        "collecting ... collected 5 items / 2 deselected / 3 selected\n",
+        "tests/bench/a.py::test_one PASSED [ 33%]\n",
+        "tests/bench/a.py::test_two ERROR [ 66%]\n",
+        "tests/bench/a.py::test_three FAILED [100%]\n",
+    )
+
+    def __init__(self, cmd: list[str], **kw: Any) -> None:
+        self.calls.append((cmd, kw))
+        self.stdout = iter(self.lines)
+
+    def __enter__(self) -> _FakePopen:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def wait(self) -> int:
+        return 1
+
+
+def test_full_run_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full run: ten rounds, a second each at most, the environment says so; pytest's
+    lines go to the log and its failures and errors are named."""
+    import subprocess
+    import sys
+
+    _FakePopen.calls = []
+    monkeypatch.setattr(bench.subprocess, "Popen", _FakePopen)
+    monkeypatch.setenv("REFBP_BENCH_QUICK", "stale")
+    out, log = tmp_path / "never-written.json", tmp_path / "run.log"
+    assert bench.run_benchmarks(tmp_path, out, False, [], log, 0.0) == 1
+    [(cmd, kw)] = _FakePopen.calls
+    assert cmd == [
+        sys.executable, "-u", "-m", "pytest", "tests/bench", "-m", "bench", "-v",
+        "-p", "no:randomly", "-p", "no:cacheprovider", f"--benchmark-json={out}",
+        "--benchmark-min-rounds=10", "--benchmark-max-time=1.0", "--benchmark-warmup=off",
+        "--benchmark-columns=min,median,max,rounds",
+    ]  # fmt: skip
+    env = kw.pop("env")
+    assert kw == {"cwd": tmp_path, "stdout": subprocess.PIPE, "stderr": subprocess.STDOUT,
+                  "text": True, "bufsize": 1}  # fmt: skip
+    assert (env["REFBP_BENCH_QUICK"], env["REFBP_BENCH_PEERS"]) == ("0", "")
+    assert env["REFBP_BENCH_WAIT_IDLE"] == "0.0" and env["PATH"] == bench.os.environ["PATH"]
+    assert log.read_text() == "".join(_FakePopen.lines)
+    assert capsys.readouterr().out == (
+        f"refbp bench: {' '.join(cmd[1:])}  (log: {log})\n"
+        "benchmarking: 1/3 test_one passed\n"  # the first at once, then every 2 s, the last
+        "benchmarking: 3/3 test_three failed\n"
+        f"refbp bench: tests/bench/a.py::test_two failed (see {log})\n"
+        f"refbp bench: tests/bench/a.py::test_three failed (see {log})\n"
+    )
+    assert not out.exists()
 
 
 def test_bench_command_runs_the_checkout_and_reports(
-    fake_bench_root: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The command around run_benchmarks: where the JSON goes, what it is told, what is
+    printed, and that pytest's exit status is the command's."""
     from datetime import datetime
 
-    monkeypatch.setattr(bench, "_project_root", lambda: fake_bench_root)
+    root = tmp_path / "checkout"
+    calls: list[tuple[Any, ...]] = []
+
+    def fake_run(*a: Any) -> int:
+        calls.append(a)
+        run = synthetic_run(quick=True)
+        for b in run["benchmarks"]:  # one busy row
+            if b["extra_info"].get("case") == "[2,3,1]B=4":
+                b["extra_info"]["others_cpu"] = 0.5
+        a[1].write_text(json.dumps(run))
+        return 3
+
+    monkeypatch.setattr(bench, "_project_root", lambda: root)
+    monkeypatch.setattr(bench, "run_benchmarks", fake_run)
     monkeypatch.setattr(bench.socket, "gethostname", lambda: "box.example.org")
-    code = cli.main(["bench", "--quick", "--out", str(tmp_path), "--no-plots", "--peers", ""])
-    assert code == 1  # the broken benchmark
-    printed = capsys.readouterr().out
-    json_file = tmp_path / "bench" / f"{datetime.now():%Y-%m-%d}-box-quick.json"
-    assert json_file.is_file() and json_file.with_suffix(".log").is_file()
-    assert f"refbp bench: wrote {json_file}, {tmp_path / 'bench-quick.md'}\n" in printed
-    assert "\n  refbp / JAX jit ≤ 1.00 at every size and dtype: n/a (worst not measured)\n" in (
-        printed
+    monkeypatch.setattr(bench, "wait_idle", lambda seconds: False)  # a machine that stays busy
+    out = tmp_path / "out"
+    argv = ["bench", "--quick", "--out", str(out), "--no-plots", "--peers", "torch, jax,",
+            "--wait-idle", "7"]  # fmt: skip
+    assert cli.main(argv) == 3  # pytest's status when no regression check asks otherwise
+    json_file = (out / "bench" / f"{datetime.now():%Y-%m-%d}-box-quick.json").resolve()
+    assert calls == [(root, json_file, True, ["torch", "jax"], json_file.with_suffix(".log"), 7.0)]
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "refbp bench: the machine stayed busy for 7 s; running anyway"
+    assert printed[1].startswith("refbp bench: ran in ") and printed[1].endswith(" s")
+    assert printed[2:] == [
+        f"refbp bench: wrote {json_file}, {out / 'bench-quick.md'}",
+        "  refbp / JAX jit ≤ 1.00 at every size and dtype: NOT met (worst 1.25 ([2,3,1]B=4 "
+        "float64))",
+        "  refbp ≤ 1.15 × the three-GEMM bound at the two largest sizes: n/a (worst not measured)",
+        "  peak memory of one backprop ≤ 1.3 × what it must hold: met (worst 1.03 "
+        "([64,64,10]B=32 float64))",
+        "  note: 2 of 6 step rows were timed while other processes used more than 10% of the "
+        "CPUs (marked † in the report); rerun on an idle machine (--wait-idle) for numbers "
+        "about the code",
+    ]
+    assert (out / "bench-quick.md").read_text().startswith("# refbp benchmark (quick")
+
+    def no_json(*a: Any) -> int:
+        return 0
+
+    monkeypatch.setattr(bench, "run_benchmarks", no_json)
+    assert cli.main(["bench", "--out", str(tmp_path / "o2"), "--no-plots"]) == 1
+    assert capsys.readouterr().out.endswith(
+        "refbp bench: pytest wrote no benchmark JSON; see the log\n"
     )
-    assert (tmp_path / "bench-quick.md").read_text().startswith("# refbp benchmark (quick")
+    monkeypatch.setattr(bench, "run_benchmarks", lambda *a: 4)
+    assert cli.main(["bench", "--out", str(tmp_path / "o3"), "--no-plots"]) == 4
+
+
+def test_compare_prints_each_regression(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write(tmp_path / "bench" / "a.json", synthetic_run())
+    slower = synthetic_run(when="2026-01-02T00:00:00")
+    for b in slower["benchmarks"]:
+        if b["name"] == "test_loss[mse-grad-float64]":
+            b["stats"]["min"] *= 1.5
+    new = _write(tmp_path / "bench" / "b.json", slower)
+    argv = ["bench", "--from-json", str(new), "--out", str(tmp_path), "--no-plots", "--compare"]
+    assert cli.main(argv) == 1  # --compare-stat min is the default
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "  regression: test_loss[mse-grad-float64] 180 µs -> 270 µs (+50%)"
+    )
+    assert cli.main([*argv, "--threshold", "0.6"]) == 0
 
 
 def test_bench_command_without_a_checkout(

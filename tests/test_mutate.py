@@ -119,6 +119,7 @@ def test_report_files_exactly(tmp_path: Path) -> None:
         mut.MutationResult("a_mutant", "killed", "tests/t.py::test_x[p|q]", 1.25, "σ' | bug"),
         mut.MutationResult("b_mutant", "survived", None, 3.5, "another\nbug"),
         mut.MutationResult("c_mutant", "equivalent", None, 2.0, "same", "no | change\nat all"),
+        mut.MutationResult("d_mutant", "killed", "tests/t.py::test_y", 0.04, "d"),
     ]
     md, js = tmp_path / "a" / "b" / "mutation.md", tmp_path / "c" / "d" / "mutation.json"
     meta = {"jobs": 2, "note": "δ"}
@@ -127,7 +128,7 @@ def test_report_files_exactly(tmp_path: Path) -> None:
     assert md.read_bytes().decode("utf-8") == (
         "# Mutation report\n"
         "\n"
-        "3 mutants — equivalent: 1, killed: 1, survived: 1.\n"
+        "4 mutants — equivalent: 1, killed: 2, survived: 1.\n"
         "\n"
         "- jobs: 2\n"
         "- note: δ\n"
@@ -137,6 +138,7 @@ def test_report_files_exactly(tmp_path: Path) -> None:
         "| a_mutant | killed | tests/t.py::test_x[p\\|q] | 1.2 | σ' \\| bug |\n"
         "| b_mutant | survived | — | 3.5 | another bug |\n"
         "| c_mutant | equivalent | — | 2.0 | same |\n"
+        "| d_mutant | killed | tests/t.py::test_y | 0.0 | d |\n"
         "\n"
         "## Notes\n"
         "\n"
@@ -381,12 +383,12 @@ def test_run_end_to_end_kills_keeps_and_reports(
     fake_project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     chosen = ["leaky_slope_on_positive_side", "relu_prime_at_zero_is_one", "elu_prime_at_zero_ge"]
-    code = _mutate(fake_project, tmp_path, "--only", *chosen)
+    code = _mutate(fake_project, tmp_path, "--jobs", "3", "--only", *chosen)
     out = capsys.readouterr().out
     assert code == 1  # leaky_slope survives the three tiny tests
     assert f"the copies import {tempfile.gettempdir()}" in out
     assert f"1 already failing (deselected): ['{_FAILING}']" in out
-    assert "refbp mutate: 3 mutants, 2 at a time" in out
+    assert "refbp mutate: 3 mutants, 3 at a time" in out
     assert "refbp mutate: not killed: ['leaky_slope_on_positive_side']" in out
     assert f"wrote {tmp_path / 'mutation.md'}" in out
 
@@ -406,7 +408,7 @@ def test_run_end_to_end_kills_keeps_and_reports(
     meta = data["meta"]
     assert meta["mutants"] == 3
     assert meta["counts"] == {"survived": 1, "killed": 1, "equivalent": 1}
-    assert meta["jobs"] == 2
+    assert meta["jobs"] == 3
     assert meta["only"] == chosen
     assert meta["deselected (already failing unmutated)"] == [_FAILING]
     assert meta["kills by test"] == {_KILLER: 1}
