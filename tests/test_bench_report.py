@@ -148,6 +148,7 @@ def test_parse_groups_steps_and_ops() -> None:
     assert len(res.steps) == 6  # 3 cases × 2 dtypes, ordered by flops then dtype
     assert [r.case for r in res.steps[:2]] == ["[2,3,1]B=4", "[2,3,1]B=4"]
     first = res.steps[0]
+    assert (first.sizes, first.batch, first.gemm_flops) == ([2, 3, 1], 4, 108)
     assert set(first.median) == set(bench.IMPLS)
     assert first.ratio("jax") == pytest.approx(20 / 16)
     assert first.ratio("bound") == pytest.approx(20 / 6)
@@ -157,6 +158,24 @@ def test_parse_groups_steps_and_ops() -> None:
         ("activation", "tanh"),
         ("loss", "mse"),
     }
+
+
+def test_parse_tolerates_what_it_does_not_know() -> None:
+    """A JSON with no benchmarks, or benchmarks of someone else's (no extra_info), parses to
+    empty rows rather than failing; a ratio against a zero time is undefined, not infinite."""
+    empty = bench.parse_results({})
+    assert (empty.steps, empty.ops, empty.raw, empty.machine, empty.datetime) == (
+        [],
+        [],
+        [],
+        {},
+        "",
+    )
+    foreign = {"name": "test_x", "stats": {"median": 1.0}}
+    res = bench.parse_results({"benchmarks": [foreign]})
+    assert (res.steps, res.ops, res.raw) == ([], [], [foreign])
+    row = bench.StepRow("c", [1], 1, "float64", 1, median={"refbp": 1.0, "jax": 0.0})
+    assert row.ratio("jax") is None and row.ratio("torch") is None
 
 
 def test_targets_are_judged_on_the_right_rows() -> None:

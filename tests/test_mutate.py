@@ -331,9 +331,19 @@ def test_sleeps_when_asked():
 # the second file of the suite: the copy (not this checkout) is what the subprocess imports,
 # and the run's Hypothesis profile (ci without shrinking) is the one in effect
 _FAKE_SECOND = """
+import os
 from pathlib import Path
 
 import refbp
+
+
+def test_says_which_copies_reach_it():
+    log = os.environ.get("REFBP_FAKE_LOG")
+    if log:
+        source = (Path(refbp.__file__).parent / "activations.py").read_text(encoding="utf-8")
+        kind = "relu-mutant" if "(z >= 0)" in source else "other"
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(f"{kind} {Path.cwd().name[:13]}\\n")
 
 
 def test_the_copy_is_imported():
@@ -380,12 +390,20 @@ def _mutate(root: Path, reports: Path, *extra: str) -> int:
 
 
 def test_run_end_to_end_kills_keeps_and_reports(
-    fake_project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    fake_project: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     chosen = ["leaky_slope_on_positive_side", "relu_prime_at_zero_is_one", "elu_prime_at_zero_ge"]
+    log = tmp_path / "reached.log"
+    monkeypatch.setenv("REFBP_FAKE_LOG", str(log))
     code = _mutate(fake_project, tmp_path, "--jobs", "3", "--only", *chosen)
     out = capsys.readouterr().out
     assert code == 1  # leaky_slope survives the three tiny tests
+    # the baseline runs every test (no -x: it must find all the failing ones); a mutant stops
+    # at its first failure (-x), so the killed relu mutant never reaches the second file
+    assert log.read_text(encoding="utf-8") == "other refbp-mutant-\n" * 3
     assert f"the copies import {tempfile.gettempdir()}" in out
     assert f"1 already failing (deselected): ['{_FAILING}']" in out
     assert "refbp mutate: 3 mutants, 3 at a time" in out
