@@ -176,6 +176,43 @@ def test_parse_tolerates_what_it_does_not_know() -> None:
     assert (res.steps, res.ops, res.raw) == ([], [], [foreign])
     row = bench.StepRow("c", [1], 1, "float64", 1, median={"refbp": 1.0, "jax": 0.0})
     assert row.ratio("jax") is None and row.ratio("torch") is None
+    step = _bench("test_step[c]", synthetic_run()["benchmarks"][0]["extra_info"], 2.0)
+    step["stats"] = {"median": 2.0}  # an older pytest-benchmark: no min, no rounds
+    [row] = bench.parse_results({"benchmarks": [step]}).steps
+    assert (row.median, row.minimum, row.rounds) == ({"refbp": 2.0}, {"refbp": 2.0}, {"refbp": 0})
+    first = bench.parse_results(synthetic_run()).steps[0]
+    assert first.rounds == dict.fromkeys(bench.IMPLS, 10)
+    assert first.minimum["refbp"] == pytest.approx(18e-6)
+
+
+def test_compare_matches_benchmarks_by_full_name() -> None:
+    """Two modules may hold a benchmark of the same name: they are matched by their full
+    names; a JSON without full names (older pytest-benchmark) is matched by name."""
+
+    def run(times: dict[tuple[str | None, str], float]) -> bench.Results:
+        raw = [
+            {"name": name, **({"fullname": full} if full else {}),
+             "extra_info": {"impl": "refbp"}, "stats": {"median": t, "min": t}}
+            for (full, name), t in times.items()
+        ]  # fmt: skip
+        return bench.parse_results({"benchmarks": raw})
+
+    prev = run({("a.py::t", "t"): 1.0, ("b.py::t", "t"): 2.0, (None, "u"): 4.0})
+    now = run({("a.py::t", "t"): 1.5, ("b.py::t", "t"): 2.0, (None, "u"): 5.0})
+    changes = bench.compare_runs(prev, now)
+    assert [(c.name, c.previous, c.now) for c in changes] == [
+        ("t", 1.0, 1.5), ("t", 2.0, 2.0), ("u", 4.0, 5.0)
+    ]  # fmt: skip
+
+
+def test_a_target_met_exactly_is_met() -> None:
+    run = synthetic_run()
+    for b in run["benchmarks"]:
+        info = b["extra_info"]
+        if info["kind"] == "step" and info["impl"] in ("refbp", "jax"):
+            b["stats"]["median"] = 2e-3  # refbp / JAX = 1.00 everywhere
+    vs_jax = bench.check_targets(bench.parse_results(run))[0]
+    assert (vs_jax.met, vs_jax.worst) == (True, "1.00 ([64,64,10]B=32 float64)")
 
 
 def test_targets_are_judged_on_the_right_rows() -> None:
@@ -202,13 +239,22 @@ def test_markdown_has_the_tables_and_ratios() -> None:
 
 
 def test_formatting_helpers() -> None:
-    assert bench.fmt_time(None) == "–"
-    assert bench.fmt_time(1.5) == "1.5 s"
-    assert bench.fmt_time(2.5e-3) == "2.5 ms"
-    assert bench.fmt_time(3e-8) == "30 ns"
+    """Every unit, at and just below each boundary."""
+    times = {None: "–", float("nan"): "–", float("inf"): "–", 1.5: "1.5 s", 1.0: "1 s",
+             0.999: "999 ms", 2.5e-3: "2.5 ms", 1e-3: "1 ms", 1e-6: "1 µs", 9.99e-7: "999 ns",
+             3e-8: "30 ns", 0.0: "0 ns"}  # fmt: skip
+    assert {t: bench.fmt_time(t) for t in times} == times
+    assert bench.fmt_ratio(None) == "–" and bench.fmt_ratio(None, 1.0) == "–"
     assert bench.fmt_ratio(1.2, 1.0) == "**1.20**" and bench.fmt_ratio(0.9, 1.0) == "0.90"
-    assert bench.fmt_bytes(2048) == "2 KiB" and bench.fmt_bytes(10) == "10 B"
-    assert bench.fmt_flops(216) == "216 FLOP" and bench.fmt_flops(1.29e10) == "12.9 GFLOP"
+    assert bench.fmt_ratio(1.0, 1.0) == "1.00"  # at the target is not over it
+    assert bench.fmt_ratio(1.2) == "1.20"  # no target: never bold
+    sizes = {None: "–", 10: "10 B", 1023: "1023 B", 1024: "1 KiB", 2048: "2 KiB",
+             2**20 - 1: "1.02e+03 KiB", 2**20: "1 MiB", 3 * 2**20: "3 MiB", 2**30: "1 GiB",
+             5 * 2**30: "5 GiB"}  # fmt: skip
+    assert {n: bench.fmt_bytes(n) for n in sizes} == sizes
+    flops = {216: "216 FLOP", 999: "999 FLOP", 1e3: "1 kFLOP", 1e6: "1 MFLOP",
+             2.5e6: "2.5 MFLOP", 1e9: "1 GFLOP", 1.29e10: "12.9 GFLOP"}  # fmt: skip
+    assert {n: bench.fmt_flops(n) for n in flops} == flops
 
 
 def test_compare_flags_a_regression_and_exits_1(tmp_path: Path) -> None:
