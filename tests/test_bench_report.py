@@ -205,6 +205,66 @@ def test_compare_matches_benchmarks_by_full_name() -> None:
     ]  # fmt: skip
 
 
+def _raw(name: str, impl: str | None, median: float, minimum: float | None = None,
+         case: str = "c", dtype: str = "float64") -> dict[str, Any]:  # fmt: skip
+    stats: dict[str, float] = {"median": median}
+    if minimum is not None:
+        stats["min"] = minimum
+    info = {"impl": impl, "case": case, "dtype": dtype} if impl else None
+    return {"name": name, "fullname": f"m.py::{name}", "stats": stats,
+            **({"extra_info": info} if info else {})}  # fmt: skip
+
+
+def test_compare_details() -> None:
+    """Which statistic, the bound's drift and its gaps, foreign and new benchmarks."""
+
+    def res(*raw: dict[str, Any]) -> bench.Results:
+        return bench.parse_results({"benchmarks": list(raw)})
+
+    prev = res(
+        _raw("foreign", None, 1.0),  # no extra_info: someone else's benchmark, skipped
+        _raw("r", "refbp", 10.0, 8.0), _raw("bd", "bound", 4.0, 4.0),
+        _raw("r2", "refbp", 10.0, 8.0, case="d"), _raw("bd2", "bound", 0.0, 0.0, case="d"),
+        _raw("r3", "refbp", 10.0, case="e"), _raw("bd3", "bound", 1.0, 1.0, case="e"),
+    )  # fmt: skip
+    now = res(
+        _raw("foreign", None, 1.0),
+        _raw("new", "refbp", 1.0),  # not in the previous run: nothing to compare, go on
+        _raw("r", "refbp", 12.0, 10.0), _raw("bd", "bound", 4.0, 8.0),
+        _raw("r2", "refbp", 10.0, 8.0, case="d"), _raw("bd2", "bound", 1.0, 1.0, case="d"),
+        _raw("r3", "refbp", 15.0, case="e"),  # no bound measured now
+    )  # fmt: skip
+    by_min = bench.compare_runs(prev, now)  # the default statistic is the minimum
+    assert by_min == bench.compare_runs(prev, now, "min")
+    assert [(c.name, c.previous, c.now, c.bound_change) for c in by_min] == [
+        ("r", 8.0, 10.0, 1.0),  # the bound's min doubled
+        ("r2", 8.0, 8.0, None),  # a zero bound before: no drift figure
+        ("r3", 10.0, 15.0, None),  # no min recorded: the median; no bound now
+    ]
+    by_median = bench.compare_runs(prev, now, "median")
+    assert [(c.name, c.previous, c.now, c.bound_change) for c in by_median] == [
+        ("r", 10.0, 12.0, 0.0), ("r2", 10.0, 10.0, None), ("r3", 10.0, 15.0, None)
+    ]  # fmt: skip
+    # a regression is a change over the threshold, not at it
+    assert [c.name for c in bench.regressions(by_min, 0.25)] == ["r3"]
+    assert [c.name for c in bench.regressions(by_min, 0.5)] == []
+
+
+def test_previous_run_is_chosen_by_timestamp_not_by_name(tmp_path: Path) -> None:
+    d = tmp_path / "bench"
+    _write(d / "z-oldest.json", synthetic_run(when="2026-01-01T00:00:00"))
+    newest = _write(d / "a-newest.json", synthetic_run(when="2026-01-05T00:00:00"))
+    plain = {"datetime": "2026-01-03T00:00:00", "benchmarks": []}  # no refbp_bench: a full run
+    middle = _write(d / "m-plain.json", plain)
+    _write(d / "no-time.json", {"machine_info": {}, "benchmarks": []})  # undated: never chosen
+    assert bench.previous_run(d, None, quick=False) == newest
+    assert bench.previous_run(d, newest, quick=False) == middle
+    assert bench.previous_run(d, None, quick=True) is None
+    assert [r.datetime for r in bench.saved_runs(d, quick=False)] == [
+        "2026-01-01T00:00:00", "2026-01-03T00:00:00", "2026-01-05T00:00:00"
+    ]  # fmt: skip
+
+
 def test_a_target_met_exactly_is_met() -> None:
     run = synthetic_run()
     for b in run["benchmarks"]:
