@@ -265,6 +265,24 @@ def test_previous_run_is_chosen_by_timestamp_not_by_name(tmp_path: Path) -> None
     ]  # fmt: skip
 
 
+def test_blas_description() -> None:
+    lib = {"internal_api": "openblas", "version": "0.3.31", "prefix": "libscipy_openblas",
+           "architecture": "SkylakeX", "num_threads": 2, "filepath": "/x.so"}  # fmt: skip
+    assert bench._describe_pool(lib) == (
+        "openblas 0.3.31 (libscipy_openblas, SkylakeX kernels, 2 threads)"
+    )
+    assert bench._describe_pool({"internal_api": "mkl", "num_threads": 1}) == "mkl (1 threads)"
+
+
+def test_saved_runs_skip_unreadable_ones(tmp_path: Path) -> None:
+    d = tmp_path / "bench"
+    bad = synthetic_run(when="2026-01-01T00:00:00")
+    del bad["benchmarks"][0]["stats"]  # a damaged file, first in name order
+    _write(d / "a.json", bad)
+    _write(d / "b.json", synthetic_run(when="2026-01-02T00:00:00"))
+    assert [r.datetime for r in bench.saved_runs(d, quick=False)] == ["2026-01-02T00:00:00"]
+
+
 def test_a_target_met_exactly_is_met() -> None:
     run = synthetic_run()
     for b in run["benchmarks"]:
