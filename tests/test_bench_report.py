@@ -283,6 +283,34 @@ def test_saved_runs_skip_unreadable_ones(tmp_path: Path) -> None:
     assert [r.datetime for r in bench.saved_runs(d, quick=False)] == ["2026-01-02T00:00:00"]
 
 
+def test_machine_lines_fallbacks_and_median() -> None:
+    run = {"machine_info": {"node": "n", "cpu": {"brand_raw": "X", "count": 4}},
+           "datetime": "2026-01-01T00:00:00", "benchmarks": []}  # fmt: skip
+    res = bench.parse_results(run)
+    assert bench._machine_lines(res)[0] == (
+        "Run 2026-01-01T00:00:00 on `n`: X, 4 logical CPUs; ."
+    )  # no refbp_bench section: pytest-benchmark's own CPU count
+    run["machine_info"]["refbp_bench"] = {"cpu_count": 8}
+    assert "X, 8 logical CPUs" in bench._machine_lines(bench.parse_results(run))[0]
+    res.steps = [bench.StepRow("c", [1], 1, "float64", 1, others_cpu=[0.06, 0.01, 0.05]),
+                 bench.StepRow("d", [1], 1, "float64", 1, others_cpu=[0.02, 0.04, 0.03])]  # fmt: skip
+    assert bench._machine_lines(res)[1] == (
+        "BLAS: unknown; OPENBLAS_CORETYPE unset; other processes used 1%–6% of the CPUs while "
+        "the steps were timed (median 4%)."
+    )
+
+
+def test_render_defaults_and_the_busy_mark() -> None:
+    res = bench.parse_results(synthetic_run())
+    for row in res.steps:
+        row.others_cpu = [0.10]  # exactly the limit: not marked
+    changes = bench.compare_runs(res, res)
+    md = bench.render_markdown(res, changes, previous=Path("old.json"))
+    assert "Compared: each benchmark's min time; flagged: refbp more than 10% slower." in md
+    assert "0 regression(s) over 10%." in md
+    assert "†" not in md.split("Bold: over the target.")[0]
+
+
 def test_a_target_met_exactly_is_met() -> None:
     run = synthetic_run()
     for b in run["benchmarks"]:
