@@ -398,13 +398,15 @@ def test_run_end_to_end_kills_keeps_and_reports(
     chosen = ["leaky_slope_on_positive_side", "relu_prime_at_zero_is_one", "elu_prime_at_zero_ge"]
     log = tmp_path / "reached.log"
     monkeypatch.setenv("REFBP_FAKE_LOG", str(log))
+    # without the working directory on sys.path, PYTHONPATH alone must make the copy importable
+    monkeypatch.setenv("PYTHONSAFEPATH", "1")
     code = _mutate(fake_project, tmp_path, "--jobs", "3", "--only", *chosen)
     out = capsys.readouterr().out
     assert code == 1  # leaky_slope survives the three tiny tests
     # the baseline runs every test (no -x: it must find all the failing ones); a mutant stops
     # at its first failure (-x), so the killed relu mutant never reaches the second file
     assert log.read_text(encoding="utf-8") == "other refbp-mutant-\n" * 3
-    assert f"the copies import {tempfile.gettempdir()}" in out
+    assert f"the copies import {Path(tempfile.gettempdir()) / 'refbp-mutant-'}" in out
     assert f"1 already failing (deselected): ['{_FAILING}']" in out
     assert "refbp mutate: 3 mutants, 3 at a time" in out
     assert "refbp mutate: not killed: ['leaky_slope_on_positive_side']" in out
@@ -493,6 +495,31 @@ def test_baseline_timeout_stops_the_run(
     assert _mutate(fake_project, tmp_path, "--timeout", "1", "--only", "elu_prime_at_zero_ge") == 2
     assert "refbp mutate: the unmutated suite timed out" in capsys.readouterr().out
     assert not (tmp_path / "mutation.md").exists()
+
+
+def test_smoke_import_refuses_a_copy_that_imports_another_refbp(tmp_path: Path) -> None:
+    """A copy without its own refbp imports the installed one: that must stop the run, or
+    every mutant would be tested against the unmutated package and 'survive'."""
+    root = tmp_path / "project"
+    (root / "oracle").mkdir(parents=True)
+    (root / "oracle" / "__init__.py").write_text("", encoding="utf-8")
+    with pytest.raises(RuntimeError) as exc:
+        cmd._smoke(root)
+    message = str(exc.value)
+    assert message.startswith("refbp mutate: the copy imports ")
+    assert message.endswith(f"{Path('refbp', '__init__.py')}, not its own refbp")
+
+
+def test_smoke_import_of_a_broken_copy_fails_loudly(tmp_path: Path) -> None:
+    import subprocess
+
+    root = tmp_path / "project"
+    for name in ("refbp", "oracle"):
+        (root / name).mkdir(parents=True)
+    (root / "refbp" / "__init__.py").write_text("raise ImportError('broken')\n", "utf-8")
+    (root / "oracle" / "__init__.py").write_text("", encoding="utf-8")
+    with pytest.raises(subprocess.CalledProcessError):
+        cmd._smoke(root)
 
 
 def test_a_stale_catalogue_stops_the_run_before_any_copy(
