@@ -294,7 +294,12 @@ def test_list_and_unknown_names(capsys: pytest.CaptureFixture[str]) -> None:
     from refbp.cli import main
 
     assert main(["mutate", "--list"]) == 0
-    assert "sigma_prime_at_a" in capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(mut.CATALOGUE)
+    for line, m in zip(lines, mut.CATALOGUE, strict=True):
+        mark = "  (equivalent)" if m.equivalent else ""
+        assert line == f"{m.name:38s} {m.path:22s} {m.description}{mark}"
+    assert sum(line.endswith("  (equivalent)") for line in lines) == 2
     assert main(["mutate", "--only", "no_such_mutant"]) == 2
     assert "unknown mutation" in capsys.readouterr().out
 
