@@ -403,3 +403,21 @@ def test_digits_are_scaled_to_the_unit_interval(monkeypatch: pytest.MonkeyPatch)
     assert str(exc.value) == (
         "refbp train --dataset digits needs scikit-learn: pip install 'refbp[data]'"
     )
+
+
+def test_without_matplotlib_there_is_no_plot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    X, y = _classification(40)
+    np.savez(tmp_path / "d.npz", X=X, y=np.array([b"p", b"q", b"r"])[y][:, None])
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    out = tmp_path / "out"
+    assert (
+        main(["train", "--data", str(tmp_path / "d.npz"), "--epochs", "1", "--out", str(out)]) == 0
+    )
+    summary = json.loads((out / "train-d.json").read_text())
+    assert summary["plot"] is None and not list(out.glob("*.png"))
+    # a column of byte-string labels is one column of labels: classification, three classes
+    assert summary["loss"] == "softmax_cross_entropy" and summary["sizes"][-1] == 3
