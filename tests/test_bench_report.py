@@ -498,6 +498,8 @@ def golden_reports() -> str:
             info.pop("memory", None)  # no memory row
             if info["impl"] == "refbp":  # one undisturbed round: the min ratios differ
                 b["stats"]["min"] *= 0.5
+        if info["case"] == "[2,3,1]B=4" and info["dtype"] == "float64" and "memory" in info:
+            info["memory"] = {**info["memory"], "peak": 4800, "ratio": 1.5}  # over the target
         if info["case"] == "[1024,1024,10]B=256" and info["impl"] == "bound":
             b["stats"]["median"] *= 1.5  # the machine drifted: the bound moved too
             b["stats"]["min"] *= 1.5
