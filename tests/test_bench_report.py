@@ -311,6 +311,18 @@ def test_render_defaults_and_the_busy_mark() -> None:
     assert "†" not in md.split("Bold: over the target.")[0]
 
 
+def test_op_sections_without_activations_or_shape() -> None:
+    run = synthetic_run()
+    run["benchmarks"] = [b for b in run["benchmarks"] if b["extra_info"]["kind"] != "activation"]
+    del run["machine_info"]["refbp_bench"]["op_shape"]
+    md = bench.render_markdown(bench.parse_results(run))
+    assert "## Activations" not in md
+    assert (
+        "\n## Losses\n\n| loss | value float32 | grad float32 | value float64 | grad float64 |\n"
+        in md
+    )
+
+
 def test_a_target_met_exactly_is_met() -> None:
     run = synthetic_run()
     for b in run["benchmarks"]:
