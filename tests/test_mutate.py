@@ -11,6 +11,7 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -320,7 +321,8 @@ from refbp.activations import get_activation
 
 
 def test_already_failing():
-    raise AssertionError("fails on the unmutated sources: deselected by the baseline")
+    if not os.environ.get("REFBP_FAKE_GREEN"):
+        raise AssertionError("fails on the unmutated sources: deselected by the baseline")
 
 
 def test_relu_prime_at_zero():
@@ -411,11 +413,18 @@ def test_run_end_to_end_kills_keeps_and_reports(
     # the baseline runs every test (no -x: it must find all the failing ones); a mutant stops
     # at its first failure (-x), so the killed relu mutant never reaches the second file
     assert log.read_text(encoding="utf-8") == "other refbp-mutant-\n" * 3
-    assert f"the copies import {Path(tempfile.gettempdir()) / 'refbp-mutant-'}" in out
-    assert f"1 already failing (deselected): ['{_FAILING}']" in out
-    assert "refbp mutate: 3 mutants, 3 at a time" in out
-    assert "refbp mutate: not killed: ['leaky_slope_on_positive_side']" in out
-    assert f"wrote {tmp_path / 'mutation.md'}" in out
+    lines = out.splitlines()
+    assert lines[0].startswith(
+        f"refbp mutate: the copies import {Path(tempfile.gettempdir()) / 'refbp-mutant-'}"
+    )
+    assert lines[1].startswith("refbp mutate: unmutated suite ")
+    assert lines[1].endswith(f" s, 1 already failing (deselected): ['{_FAILING}']")
+    assert lines[2] == "refbp mutate: 3 mutants, 3 at a time"
+    assert sorted(line.split()[0] for line in lines[3:6]) == ["equivalent", "killed", "survived"]
+    assert lines[6].startswith("refbp mutate: {") and lines[6].endswith(
+        f" s; wrote {tmp_path / 'mutation.md'}"
+    )
+    assert lines[7:] == ["refbp mutate: not killed: ['leaky_slope_on_positive_side']"]
 
     data = json.loads((tmp_path / "mutation.json").read_text(encoding="utf-8"))
     results = {r["name"]: r for r in data["results"]}
@@ -457,7 +466,7 @@ def test_without_baseline_an_already_failing_test_kills_everything(
     out = capsys.readouterr().out
     assert code == 0
     assert "unmutated suite" not in out
-    assert "refbp mutate: 1 mutants, 1 at a time" in out
+    assert out.splitlines()[1] == "refbp mutate: 1 mutants, 1 at a time"
     assert "not killed" not in out
     data = json.loads((tmp_path / "mutation.json").read_text(encoding="utf-8"))
     [elu] = data["results"]
@@ -465,6 +474,40 @@ def test_without_baseline_an_already_failing_test_kills_everything(
     assert data["meta"]["deselected (already failing unmutated)"] == "none"
     assert data["meta"]["baseline seconds"] == 0.0
     assert data["meta"]["jobs"] == 1
+
+
+def test_green_baseline_over_the_whole_catalogue(
+    fake_project: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No --only: every catalogue entry runs (a two-entry catalogue here).  A baseline with
+    no failing test is "green"; it gets twice the per-mutant timeout and no -x."""
+    monkeypatch.setenv("REFBP_FAKE_GREEN", "1")
+    two = tuple(m for m in mut.CATALOGUE if m.name in ("relu_prime_at_zero_is_one",
+                                                       "elu_prime_at_zero_ge"))  # fmt: skip
+    monkeypatch.setattr(mut, "CATALOGUE", two)
+    calls: list[tuple[Any, ...]] = []
+    real = cmd._run_copy
+
+    def recorded(*a: Any, **k: Any) -> tuple[int | None, str, float]:
+        calls.append((a[1].name if a[1] else None, *a[2:], k))
+        return real(*a, **k)
+
+    monkeypatch.setattr(cmd, "_run_copy", recorded)
+    assert _mutate(fake_project, tmp_path, "--timeout", "50", "--jobs", "1") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("refbp mutate: unmutated suite ") and lines[1].endswith(" s, green")
+    assert lines[2] == "refbp mutate: 2 mutants, 1 at a time"
+    assert calls == [
+        (None, 100.0, [], {"stop_first": False}),
+        ("relu_prime_at_zero_is_one", 50.0, [], {}),
+        ("elu_prime_at_zero_ge", 50.0, [], {}),
+    ]
+    data = json.loads((tmp_path / "mutation.json").read_text(encoding="utf-8"))
+    assert [r["status"] for r in data["results"]] == ["killed", "equivalent"]
+    assert "only" not in data["meta"]
 
 
 def test_deselect_option_and_timeout(
@@ -498,7 +541,7 @@ def test_baseline_timeout_stops_the_run(
 ) -> None:
     monkeypatch.setenv("REFBP_FAKE_SLEEP", "1")
     assert _mutate(fake_project, tmp_path, "--timeout", "1", "--only", "elu_prime_at_zero_ge") == 2
-    assert "refbp mutate: the unmutated suite timed out" in capsys.readouterr().out
+    assert capsys.readouterr().out.splitlines()[-1] == "refbp mutate: the unmutated suite timed out"
     assert not (tmp_path / "mutation.md").exists()
 
 
