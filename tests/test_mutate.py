@@ -8,6 +8,7 @@ and the report writer produces the table.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -343,6 +344,9 @@ from pathlib import Path
 
 import refbp
 
+if os.environ.get("REFBP_FAKE_BROKEN"):  # a collection error, with a long message
+    raise ImportError("broken on purpose " + "x" * 3000)
+
 
 def test_says_which_copies_reach_it():
     log = os.environ.get("REFBP_FAKE_LOG")
@@ -420,7 +424,14 @@ def test_run_end_to_end_kills_keeps_and_reports(
     assert lines[1].startswith("refbp mutate: unmutated suite ")
     assert lines[1].endswith(f" s, 1 already failing (deselected): ['{_FAILING}']")
     assert lines[2] == "refbp mutate: 3 mutants, 3 at a time"
-    assert sorted(line.split()[0] for line in lines[3:6]) == ["equivalent", "killed", "survived"]
+    verdicts = {line.split()[-1] if line.split()[0] != "killed" else line.split()[-2]: line
+                for line in lines[3:6]}  # fmt: skip
+    assert re.fullmatch(rf"  killed +[\d.]+ s  relu_prime_at_zero_is_one  {_KILLER}",
+                        verdicts["relu_prime_at_zero_is_one"])  # fmt: skip
+    assert re.fullmatch(r"  equivalent +[\d.]+ s  elu_prime_at_zero_ge  ",
+                        verdicts["elu_prime_at_zero_ge"])  # fmt: skip
+    assert re.fullmatch(r"  survived +[\d.]+ s  leaky_slope_on_positive_side  ",
+                        verdicts["leaky_slope_on_positive_side"])  # fmt: skip
     assert lines[6].startswith("refbp mutate: {") and lines[6].endswith(
         f" s; wrote {tmp_path / 'mutation.md'}"
     )
@@ -508,6 +519,25 @@ def test_green_baseline_over_the_whole_catalogue(
     data = json.loads((tmp_path / "mutation.json").read_text(encoding="utf-8"))
     assert [r["status"] for r in data["results"]] == ["killed", "equivalent"]
     assert "only" not in data["meta"]
+
+
+def test_a_baseline_that_cannot_run_stops_the_run(
+    fake_project: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pytest exits 2-4 on the unmutated copy (here a collection error): the run stops with
+    exit 2 and shows the last 2000 characters of pytest's output."""
+    monkeypatch.setenv("REFBP_FAKE_BROKEN", "1")
+    assert _mutate(fake_project, tmp_path, "--only", "elu_prime_at_zero_ge") == 2
+    out = capsys.readouterr().out
+    marker = " s, 1 already failing (deselected): ['tests/test_network.py']\n"
+    shown = out[out.index(marker) + len(marker) :]
+    assert len(shown) == 2001 and shown.endswith("\n")  # print adds the newline
+    assert shown.count("x") > 1500  # the tail of the long message
+    assert "Interrupted: 1 error during collection" in shown
+    assert not (tmp_path / "mutation.md").exists()
 
 
 def test_deselect_option_and_timeout(
