@@ -323,6 +323,45 @@ def test_op_sections_without_activations_or_shape() -> None:
     )
 
 
+def test_project_root_is_the_checkout_with_the_benchmarks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import refbp
+
+    checkout = Path(refbp.__file__).resolve().parent.parent
+    assert bench._project_root() == checkout and (checkout / "tests" / "bench").is_dir()
+    (tmp_path / "refbp").mkdir()
+    (tmp_path / "tests" / "benchmarks").mkdir(parents=True)  # not tests/bench
+    monkeypatch.setattr(refbp, "__file__", str(tmp_path / "refbp" / "__init__.py"))
+    assert bench._project_root() is None  # an installed wheel: no benchmark modules
+
+
+def test_raw_timings_are_stripped_and_nothing_else(tmp_path: Path) -> None:
+    path = tmp_path / "run.json"
+    bench._strip_raw_timings(path)  # no file (pytest wrote none): nothing to do
+    assert not path.exists()
+    data = {"machine_info": {"x": 1}, "benchmarks": [
+        {"name": "a", "stats": {"median": 1.0, "data": [1.0, 2.0]}},
+        {"name": "b", "stats": {"median": 2.0}},  # no per-round data
+        {"name": "c"},  # no stats at all
+    ]}  # fmt: skip
+    path.write_text(json.dumps(data))
+    bench._strip_raw_timings(path)
+    del data["benchmarks"][0]["stats"]["data"]
+    assert path.read_text() == json.dumps(data, indent=1)
+    path.write_text('{"version": 1}')  # no benchmarks
+    bench._strip_raw_timings(path)
+    assert json.loads(path.read_text()) == {"version": 1}
+
+
+def test_a_run_saved_at_the_same_time_is_not_older(tmp_path: Path) -> None:
+    d = tmp_path / "bench"
+    older = _write(d / "1.json", synthetic_run(when="2026-01-01T00:00:00"))
+    _write(d / "2.json", synthetic_run(when="2026-01-02T00:00:00"))
+    current = _write(d / "3.json", synthetic_run(when="2026-01-02T00:00:00"))
+    assert bench.previous_run(d, current, quick=False) == older
+
+
 def test_a_target_met_exactly_is_met() -> None:
     run = synthetic_run()
     for b in run["benchmarks"]:
@@ -646,12 +685,13 @@ def test_json_path_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     from datetime import datetime
 
     when = datetime(2026, 3, 4, 5, 6, 7)
-    monkeypatch.setattr(bench.socket, "gethostname", lambda: "my box#1.lab.example")
-    assert bench.json_path(tmp_path, False, when) == tmp_path / "2026-03-04-my_box_1.json"
-    assert bench.json_path(tmp_path, True, when) == tmp_path / "2026-03-04-my_box_1-quick.json"
-    (tmp_path / "2026-03-04-my_box_1.json").write_text("{}")
-    (tmp_path / "2026-03-04-my_box_1-2.json").write_text("{}")
-    assert bench.json_path(tmp_path, False, when) == tmp_path / "2026-03-04-my_box_1-3.json"
+    monkeypatch.setattr(bench.socket, "gethostname", lambda: "My box#1_x-Y.lab.example")
+    name = "2026-03-04-My_box_1_x-Y"
+    assert bench.json_path(tmp_path, False, when) == tmp_path / f"{name}.json"
+    assert bench.json_path(tmp_path, True, when) == tmp_path / f"{name}-quick.json"
+    (tmp_path / f"{name}.json").write_text("{}")
+    (tmp_path / f"{name}-2.json").write_text("{}")
+    assert bench.json_path(tmp_path, False, when) == tmp_path / f"{name}-3.json"
     monkeypatch.setattr(bench.socket, "gethostname", lambda: "")
     assert bench.json_path(tmp_path, False, when) == tmp_path / "2026-03-04-host.json"
     assert bench.json_path(tmp_path, False).name == f"{datetime.now():%Y-%m-%d}-host.json"
@@ -784,7 +824,7 @@ def test_full_run_command(
     monkeypatch.setattr(bench.subprocess, "Popen", _FakePopen)
     monkeypatch.setenv("REFBP_BENCH_QUICK", "stale")
     out, log = tmp_path / "never-written.json", tmp_path / "run.log"
-    assert bench.run_benchmarks(tmp_path, out, False, [], log, 0.0) == 1
+    assert bench.run_benchmarks(tmp_path, out, False, [], log) == 1  # wait_idle: 0 by default
     [(cmd, kw)] = _FakePopen.calls
     assert cmd == [
         sys.executable, "-u", "-m", "pytest", "tests/bench", "-m", "bench", "-v",
