@@ -11,6 +11,8 @@ import json
 import re
 import shutil
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -317,6 +319,7 @@ import os
 import time
 
 import numpy as np
+import pytest
 
 from refbp.activations import get_activation
 
@@ -326,10 +329,11 @@ def test_already_failing():
         raise AssertionError("fails on the unmutated sources: deselected by the baseline")
 
 
-def test_relu_prime_at_zero():
+@pytest.mark.parametrize("scale", [1.0])
+def test_relu_prime_at_zero(scale):
     relu = get_activation("relu")
     z = np.array([[-1.0, 0.0, 2.0]])
-    assert relu.backward(z, relu.forward(z), np.ones_like(z)).tolist() == [[0.0, 0.0, 1.0]]
+    assert relu.backward(z, relu.forward(z), scale * np.ones_like(z)).tolist() == [[0, 0, 1]]
 
 
 def test_sleeps_when_asked():
@@ -375,7 +379,8 @@ from hypothesis import settings
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 """
 _FIRST_ID = "tests/test_finite_differences.py"
-_KILLER = f"{_FIRST_ID}::test_relu_prime_at_zero"
+_KILLER = f"{_FIRST_ID}::test_relu_prime_at_zero[1.0]"
+_KILLER_TEST = f"{_FIRST_ID}::test_relu_prime_at_zero"  # "kills by test": without the parameters
 _FAILING = f"{_FIRST_ID}::test_already_failing"
 
 
@@ -411,7 +416,9 @@ def test_run_end_to_end_kills_keeps_and_reports(
     monkeypatch.setenv("REFBP_FAKE_LOG", str(log))
     # without the working directory on sys.path, PYTHONPATH alone must make the copy importable
     monkeypatch.setenv("PYTHONSAFEPATH", "1")
+    started = time.perf_counter()
     code = _mutate(fake_project, tmp_path, "--jobs", "3", "--only", *chosen)
+    elapsed = time.perf_counter() - started
     out = capsys.readouterr().out
     assert code == 1  # leaky_slope survives the three tiny tests
     # the baseline runs every test (no -x: it must find all the failing ones); a mutant stops
@@ -426,7 +433,7 @@ def test_run_end_to_end_kills_keeps_and_reports(
     assert lines[2] == "refbp mutate: 3 mutants, 3 at a time"
     verdicts = {line.split()[-1] if line.split()[0] != "killed" else line.split()[-2]: line
                 for line in lines[3:6]}  # fmt: skip
-    assert re.fullmatch(rf"  killed +[\d.]+ s  relu_prime_at_zero_is_one  {_KILLER}",
+    assert re.fullmatch(rf"  killed +[\d.]+ s  relu_prime_at_zero_is_one  {re.escape(_KILLER)}",
                         verdicts["relu_prime_at_zero_is_one"])  # fmt: skip
     assert re.fullmatch(r"  equivalent +[\d.]+ s  elu_prime_at_zero_ge  ",
                         verdicts["elu_prime_at_zero_ge"])  # fmt: skip
@@ -456,11 +463,14 @@ def test_run_end_to_end_kills_keeps_and_reports(
     assert meta["jobs"] == 3
     assert meta["only"] == chosen
     assert meta["deselected (already failing unmutated)"] == [_FAILING]
-    assert meta["kills by test"] == {_KILLER: 1}
+    assert meta["kills by test"] == {_KILLER_TEST: 1}
     assert meta["suite"] == " ".join(cmd.SUITE) + (
         " (pytest -x; Hypothesis profile ci without shrinking)"
     )
-    assert 0 < meta["baseline seconds"] < meta["total seconds (wall, incl. baseline)"]
+    total = meta["total seconds (wall, incl. baseline)"]
+    assert 0 < meta["baseline seconds"] < total <= round(elapsed, 1)
+    for figure in (total, meta["baseline seconds"]):  # tenths of a second, as floats
+        assert isinstance(figure, float) and figure == round(figure, 1)
     md = (tmp_path / "mutation.md").read_text(encoding="utf-8")
     assert f"| relu_prime_at_zero_is_one | killed | {_KILLER} |" in md
     assert "3 mutants — equivalent: 1, killed: 1, survived: 1." in md
@@ -493,31 +503,47 @@ def test_green_baseline_over_the_whole_catalogue(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """No --only: every catalogue entry runs (a two-entry catalogue here).  A baseline with
+    """No --only: every catalogue entry runs (a three-entry catalogue here).  A baseline with
     no failing test is "green"; it gets twice the per-mutant timeout and no -x."""
     monkeypatch.setenv("REFBP_FAKE_GREEN", "1")
-    two = tuple(m for m in mut.CATALOGUE if m.name in ("relu_prime_at_zero_is_one",
-                                                       "elu_prime_at_zero_ge"))  # fmt: skip
-    monkeypatch.setattr(mut, "CATALOGUE", two)
+    entries = tuple(m for m in mut.CATALOGUE if m.name in ("relu_prime_at_zero_is_one",
+                                                           "elu_prime_at_zero_ge"))  # fmt: skip
+    relu_vjp = "vjp=lambda z, a, g: g * (z > 0),"
+    vjp_only = mut.Mutation("relu_vjp_only", "refbp/activations.py", relu_vjp,
+                            relu_vjp.replace(">", ">="), "relu'(0) = 1 in the VJP alone")  # fmt: skip
+    monkeypatch.setattr(mut, "CATALOGUE", (*entries, vjp_only))
     calls: list[tuple[Any, ...]] = []
+    active, most = [0], [0]
+    lock = threading.Lock()
     real = cmd._run_copy
 
     def recorded(*a: Any, **k: Any) -> tuple[int | None, str, float]:
-        calls.append((a[1].name if a[1] else None, *a[2:], k))
-        return real(*a, **k)
+        with lock:
+            calls.append((a[1].name if a[1] else None, *a[2:], k))
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        try:
+            return real(*a, **k)
+        finally:
+            with lock:
+                active[0] -= 1
 
     monkeypatch.setattr(cmd, "_run_copy", recorded)
     assert _mutate(fake_project, tmp_path, "--timeout", "50", "--jobs", "1") == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].startswith("refbp mutate: unmutated suite ") and lines[1].endswith(" s, green")
-    assert lines[2] == "refbp mutate: 2 mutants, 1 at a time"
+    assert lines[2] == "refbp mutate: 3 mutants, 1 at a time"
     assert calls == [
         (None, 100.0, [], {"stop_first": False}),
         ("relu_prime_at_zero_is_one", 50.0, [], {}),
         ("elu_prime_at_zero_ge", 50.0, [], {}),
+        ("relu_vjp_only", 50.0, [], {}),
     ]
+    assert most[0] == 1  # --jobs 1: one copy at a time
     data = json.loads((tmp_path / "mutation.json").read_text(encoding="utf-8"))
-    assert [r["status"] for r in data["results"]] == ["killed", "equivalent"]
+    assert [r["status"] for r in data["results"]] == ["killed", "equivalent", "killed"]
+    assert data["meta"]["counts"] == {"killed": 2, "equivalent": 1}
+    assert data["meta"]["kills by test"] == {_KILLER_TEST: 2}
     assert "only" not in data["meta"]
 
 
