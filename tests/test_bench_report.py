@@ -362,6 +362,48 @@ def test_a_run_saved_at_the_same_time_is_not_older(tmp_path: Path) -> None:
     assert bench.previous_run(d, current, quick=False) == older
 
 
+def test_write_reports_paths_plots_history_and_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the Markdown and the plots go (quick runs have their own names), which saved
+    runs make the history, and the defaults: plots on, comparison on minimum times."""
+    drawn: list[tuple[Any, ...]] = []
+
+    def fake_plots(res: bench.Results, out: Path, prefix: str) -> list[Path]:
+        drawn.append((res, out, prefix))
+        return [out / f"{prefix}-time.png", out / f"{prefix}-ratio.png"]
+
+    monkeypatch.setattr(bench, "write_plots", fake_plots)
+    out = tmp_path / "deep" / "out"
+    quick = bench.parse_results(synthetic_run(quick=True))  # not read from a file: no path
+    for when in ("2026-01-01T00:00:00", "2026-01-02T00:00:00"):  # out/bench is its history
+        _write(out / "bench" / f"{when[:10]}-q.json", synthetic_run(when=when, quick=True))
+    md_path, pngs, flagged = bench.write_reports(quick, out, False, 0.1)
+    assert md_path == out / "bench-quick.md" and flagged == []
+    assert drawn == [(quick, out, "bench-quick")]
+    assert pngs == [out / "bench-quick-time.png", out / "bench-quick-ratio.png"]
+    md = md_path.read_text()
+    assert md.endswith("## Plots\n\n![bench-quick-time](bench-quick-time.png)\n"
+                       "![bench-quick-ratio](bench-quick-ratio.png)\n")  # fmt: skip
+    assert "## Run-to-run spread (2 saved runs of this kind)" in md
+
+    saved = tmp_path / "saved"
+    _write(saved / "a.json", synthetic_run())
+    slower = synthetic_run(when="2026-01-02T00:00:00")
+    for b in slower["benchmarks"]:
+        if b["name"] == "test_loss[mse-grad-float64]":
+            b["stats"]["min"] *= 1.5  # slower on minimum times only
+    current = bench.load_results(_write(saved / "b.json", slower))
+    drawn.clear()
+    md_path, pngs, flagged = bench.write_reports(current, out, True, 0.1)
+    assert md_path == out / "bench.md" and drawn == [(current, out, "bench")]
+    assert [c.name for c in flagged] == ["test_loss[mse-grad-float64]"]
+    md = md_path.read_text()
+    assert "Previous run: `a.json`.  Compared: each benchmark's min time" in md
+    assert "## Run-to-run spread (2 saved runs of this kind)" in md  # the JSON's own folder
+    assert bench.write_reports(current, out, False, 0.1, plots=False)[1] == []
+
+
 def test_a_target_met_exactly_is_met() -> None:
     run = synthetic_run()
     for b in run["benchmarks"]:
@@ -752,41 +794,6 @@ def fake_bench_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_run_benchmarks_end_to_end(
-    fake_bench_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    import sys
-
-    out, log = tmp_path / "run.json", tmp_path / "run.log"
-    code = bench.run_benchmarks(fake_bench_root, out, True, ["jax", "torch"], log, 2.5)
-    assert code == 1  # pytest's own exit status: one benchmark failed
-    printed = capsys.readouterr().out
-    args = [
-        "tests/bench", "-m", "bench", "-v", "-p", "no:randomly", "-p", "no:cacheprovider",
-        f"--benchmark-json={out}", "--benchmark-min-rounds=3", "--benchmark-max-time=0.05",
-        "--benchmark-warmup=off", "--benchmark-columns=min,median,max,rounds",
-    ]  # fmt: skip
-    assert printed.startswith(f"refbp bench: -u -m pytest {' '.join(args)}  (log: {log})\n")
-    assert printed.endswith(
-        f"refbp bench: tests/bench/test_fake.py::test_broken failed (see {log})\n"
-    )
-    assert "benchmarking: 2/2 test_broken failed" in printed  # plain progress lines: no tty
-    assert "test_not_a_benchmark" not in printed
-    text = log.read_text()
-    assert "test_records_how_it_was_run PASSED" in text and "a broken benchmark" in text
-    data = json.loads(out.read_text())
-    [only] = data["benchmarks"]
-    assert only["extra_info"]["argv"] == args
-    assert only["extra_info"]["env"] == {
-        "REFBP_BENCH_QUICK": "1", "REFBP_BENCH_PEERS": "jax,torch", "REFBP_BENCH_WAIT_IDLE": "2.5"
-    }  # fmt: skip
-    assert only["stats"]["rounds"] >= 3
-    assert "data" not in only["stats"]  # the per-round timings are dropped
-    assert out.read_text() == json.dumps(data, indent=1)
-    assert data["machine_info"]["refbp_bench"] == {"quick": True}
-    assert only["extra_info"]["python"] == sys.executable  # the interpreter that runs refbp
-
-
 class _FakePopen:
     """subprocess.Popen for run_benchmarks: records the call, replays pytest's lines."""
 
@@ -846,6 +853,21 @@ def test_full_run_command(
         f"refbp bench: tests/bench/a.py::test_three failed (see {log})\n"
     )
     assert not out.exists()
+
+    # no deselection ("collected N items" alone), class-style test ids, then no count at all
+    _FakePopen.calls = []
+    monkeypatch.setattr(_FakePopen, "lines", (
+        "collected 2 items\n",
+        "tests/bench/a.py::TestX::test_one PASSED [ 50%]\n",
+        "tests/bench/a.py::TestX::test_two PASSED [100%]\n",
+    ))  # fmt: skip
+    bench.run_benchmarks(tmp_path, out, True, ["jax"], log)
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "benchmarking: 1/2 test_one passed", "benchmarking: 2/2 test_two passed"
+    ]  # fmt: skip
+    monkeypatch.setattr(_FakePopen, "lines", ("tests/bench/a.py::test_one PASSED\n",))
+    assert bench.run_benchmarks(tmp_path, out, True, ["jax"], log) == 1  # no bar: no progress
+    assert len(capsys.readouterr().out.splitlines()) == 1
 
 
 def test_bench_command_runs_the_checkout_and_reports(
@@ -932,6 +954,41 @@ def test_bench_command_without_a_checkout(
         "package; run it from a source checkout (pip install -e '.[bench]')\n"
     )
     assert not list(tmp_path.iterdir())
+
+
+def test_run_benchmarks_end_to_end(
+    fake_bench_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    out, log = tmp_path / "run.json", tmp_path / "run.log"
+    code = bench.run_benchmarks(fake_bench_root, out, True, ["jax", "torch"], log, 2.5)
+    assert code == 1  # pytest's own exit status: one benchmark failed
+    printed = capsys.readouterr().out
+    args = [
+        "tests/bench", "-m", "bench", "-v", "-p", "no:randomly", "-p", "no:cacheprovider",
+        f"--benchmark-json={out}", "--benchmark-min-rounds=3", "--benchmark-max-time=0.05",
+        "--benchmark-warmup=off", "--benchmark-columns=min,median,max,rounds",
+    ]  # fmt: skip
+    assert printed.startswith(f"refbp bench: -u -m pytest {' '.join(args)}  (log: {log})\n")
+    assert printed.endswith(
+        f"refbp bench: tests/bench/test_fake.py::test_broken failed (see {log})\n"
+    )
+    assert "benchmarking: 2/2 test_broken failed" in printed  # plain progress lines: no tty
+    assert "test_not_a_benchmark" not in printed
+    text = log.read_text()
+    assert "test_records_how_it_was_run PASSED" in text and "a broken benchmark" in text
+    data = json.loads(out.read_text())
+    [only] = data["benchmarks"]
+    assert only["extra_info"]["argv"] == args
+    assert only["extra_info"]["env"] == {
+        "REFBP_BENCH_QUICK": "1", "REFBP_BENCH_PEERS": "jax,torch", "REFBP_BENCH_WAIT_IDLE": "2.5"
+    }  # fmt: skip
+    assert only["stats"]["rounds"] >= 3
+    assert "data" not in only["stats"]  # the per-round timings are dropped
+    assert out.read_text() == json.dumps(data, indent=1)
+    assert data["machine_info"]["refbp_bench"] == {"quick": True}
+    assert only["extra_info"]["python"] == sys.executable  # the interpreter that runs refbp
 
 
 if __name__ == "__main__":
