@@ -160,6 +160,32 @@ def test_parse_groups_steps_and_ops() -> None:
     }
 
 
+def test_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench.run(_args(peers="jax,tensorflow", out=tmp_path)) == 2
+    assert capsys.readouterr().out == (
+        "refbp bench: unknown peer(s) ['tensorflow']; valid are ['jax', 'torch']\n"
+    )
+    for bad in (0.0, 10.0, -1.0):
+        assert bench.run(_args(threshold=bad, out=tmp_path)) == 2
+        assert capsys.readouterr().out == (
+            f"refbp bench: --threshold must be in (0, 10), got {bad}\n"
+        )
+    assert bench.run(_args(from_json=tmp_path / "missing.json", out=tmp_path)) == 2
+    assert capsys.readouterr().out == f"refbp bench: no such file {tmp_path / 'missing.json'}\n"
+
+
+def test_from_json_never_runs_the_benchmarks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def must_not_run(*a: Any) -> int:
+        raise AssertionError("--from-json must not run the benchmarks")
+
+    monkeypatch.setattr(bench, "run_benchmarks", must_not_run)
+    monkeypatch.setattr(bench, "_project_root", lambda: None)
+    path = _write(tmp_path / "bench" / "r.json", synthetic_run())
+    assert bench.run(_args(from_json=path, out=tmp_path)) == 0
+
+
 def test_parse_tolerates_what_it_does_not_know() -> None:
     """A JSON with no benchmarks, or benchmarks of someone else's (no extra_info), parses to
     empty rows rather than failing; a ratio against a zero time is undefined, not infinite."""
@@ -507,12 +533,6 @@ def test_quick_runs_write_their_own_report(tmp_path: Path) -> None:
     assert not (tmp_path / "bench.md").exists()
 
 
-def test_bad_arguments(tmp_path: Path) -> None:
-    assert bench.run(_args(peers="jax,tensorflow", out=tmp_path)) == 2
-    assert bench.run(_args(threshold=0.0, out=tmp_path)) == 2
-    assert bench.run(_args(from_json=tmp_path / "missing.json", out=tmp_path)) == 2
-
-
 def test_json_names_never_overwrite(tmp_path: Path) -> None:
     first = bench.json_path(tmp_path, quick=False)
     first.write_text("{}")
@@ -686,6 +706,10 @@ def test_machine_load_from_proc_stat(monkeypatch: pytest.MonkeyPatch) -> None:
 
     lines = iter(["cpu  100 0 100 700\n"])  # no iowait column (old kernels)
     assert bench._machine_busy_seconds() == (2.0, 9.0)
+    lines = iter(["cpu  100 0 100 700 50\n"])  # exactly five: the fifth is iowait, not busy
+    assert bench._machine_busy_seconds() == (2.0, 9.5)
+    lines = iter(["cpu  100 0 100 700 100 0 0 0 0 0\n", "cpu  100 0 100 700 100 0 0 0 0 0\n"])
+    assert bench.others_share() is None and slept == [1.5, 2.0]  # two seconds by default
     lines = iter(["cpu  a b c\n"])
     assert bench._machine_busy_seconds() is None
 
@@ -693,7 +717,7 @@ def test_machine_load_from_proc_stat(monkeypatch: pytest.MonkeyPatch) -> None:
         raise FileNotFoundError(path)
 
     monkeypatch.setattr(bench, "open", no_proc, raising=False)
-    assert bench.others_share() is None and slept == [1.5]  # no /proc: no wait either
+    assert bench.others_share() is None and slept == [1.5, 2.0]  # no /proc: no wait either
 
     reads = iter([(10.0, 100.0), (10.0, 100.0)])  # no time passed: no share
     monkeypatch.setattr(bench, "_machine_busy_seconds", lambda: next(reads))
@@ -721,6 +745,9 @@ def test_wait_idle_polls_with_three_second_windows(
     )
     shares = iter([0.3, 0.2])
     assert bench.wait_idle(100.0, limit=0.25) is True
+    monkeypatch.setattr(bench.time, "monotonic", lambda: 50.0)  # a clock that stands still
+    shares = iter([0.3, 0.01])
+    assert bench.wait_idle(0.0) is True  # the deadline is not passed until the clock moves on
 
 
 def test_json_path_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
