@@ -503,15 +503,26 @@ def test_green_baseline_over_the_whole_catalogue(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """No --only: every catalogue entry runs (a three-entry catalogue here).  A baseline with
-    no failing test is "green"; it gets twice the per-mutant timeout and no -x."""
+    """No --only: every catalogue entry runs (a five-entry catalogue here).  A baseline with
+    no failing test is "green"; it gets twice the per-mutant timeout and no -x.  Reports go
+    to the checkout's reports/ by default; "kills by test" lists the most kills first; a
+    mutant whose pytest run cannot start (exit 2-4, no test named) is an error, and fails the run."""
+    from refbp.cli import main
+
     monkeypatch.setenv("REFBP_FAKE_GREEN", "1")
-    entries = tuple(m for m in mut.CATALOGUE if m.name in ("relu_prime_at_zero_is_one",
-                                                           "elu_prime_at_zero_ge"))  # fmt: skip
-    relu_vjp = "vjp=lambda z, a, g: g * (z > 0),"
-    vjp_only = mut.Mutation("relu_vjp_only", "refbp/activations.py", relu_vjp,
-                            relu_vjp.replace(">", ">="), "relu'(0) = 1 in the VJP alone")  # fmt: skip
-    monkeypatch.setattr(mut, "CATALOGUE", (*entries, vjp_only))
+    relu, elu = (next(m for m in mut.CATALOGUE if m.name == n)
+                 for n in ("relu_prime_at_zero_is_one", "elu_prime_at_zero_ge"))  # fmt: skip
+    second = "tests/test_network.py"
+    imported = "    assert Path(refbp.__file__).resolve().parent.parent == Path.cwd().resolve()"
+    planted = (  # two more mutants killed by one test of the second file
+        mut.Mutation("plant_a", second, "def test_the_copy_is_imported():\n",
+                     "def test_the_copy_is_imported():\n    raise AssertionError\n", "a"),
+        mut.Mutation("plant_b", second, imported, "    assert False", "b"),
+        mut.Mutation("plant_error", "tests/conftest.py", "from hypothesis import settings\n",
+                     "from hypothesis import settings\nimport pytest\n\n"
+                     "pytest.exit('planted', returncode=3)\n", "pytest cannot load conftest"),
+    )  # fmt: skip
+    monkeypatch.setattr(mut, "CATALOGUE", (relu, elu, *planted))
     calls: list[tuple[Any, ...]] = []
     active, most = [0], [0]
     lock = threading.Lock()
@@ -529,22 +540,28 @@ def test_green_baseline_over_the_whole_catalogue(
                 active[0] -= 1
 
     monkeypatch.setattr(cmd, "_run_copy", recorded)
-    assert _mutate(fake_project, tmp_path, "--timeout", "50", "--jobs", "1") == 0
+    argv = ["mutate", "--root", str(fake_project), "--timeout", "50", "--jobs", "1"]
+    assert main(argv) == 1  # the error
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].startswith("refbp mutate: unmutated suite ") and lines[1].endswith(" s, green")
-    assert lines[2] == "refbp mutate: 3 mutants, 1 at a time"
-    assert calls == [
-        (None, 100.0, [], {"stop_first": False}),
-        ("relu_prime_at_zero_is_one", 50.0, [], {}),
-        ("elu_prime_at_zero_ge", 50.0, [], {}),
-        ("relu_vjp_only", 50.0, [], {}),
-    ]
+    assert lines[2] == "refbp mutate: 5 mutants, 1 at a time"
+    assert lines[-1] == "refbp mutate: not killed: ['plant_error']"
+    names = ["relu_prime_at_zero_is_one", "elu_prime_at_zero_ge", "plant_a", "plant_b",
+             "plant_error"]  # fmt: skip
+    assert calls == [(None, 100.0, [], {"stop_first": False})] + [(n, 50.0, [], {}) for n in names]
     assert most[0] == 1  # --jobs 1: one copy at a time
-    data = json.loads((tmp_path / "mutation.json").read_text(encoding="utf-8"))
-    assert [r["status"] for r in data["results"]] == ["killed", "equivalent", "killed"]
-    assert data["meta"]["counts"] == {"killed": 2, "equivalent": 1}
-    assert data["meta"]["kills by test"] == {_KILLER_TEST: 2}
+    reports = fake_project / "reports"
+    data = json.loads((reports / "mutation.json").read_text(encoding="utf-8"))
+    assert (reports / "mutation.md").is_file()
+    assert [r["status"] for r in data["results"]] == [
+        "killed", "equivalent", "killed", "killed", "error"
+    ]  # fmt: skip
+    assert data["results"][-1]["detail"].startswith("pytest exit 4: ")  # conftest failed
+    assert data["meta"]["counts"] == {"killed": 3, "equivalent": 1, "error": 1}
+    kills = data["meta"]["kills by test"]
+    assert list(kills.items()) == [(f"{second}::test_the_copy_is_imported", 2), (_KILLER_TEST, 1)]
     assert "only" not in data["meta"]
+    shutil.rmtree(reports)
 
 
 def test_a_baseline_that_cannot_run_stops_the_run(
