@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -223,11 +224,11 @@ def test_compare_matches_benchmarks_by_full_name() -> None:
         ]  # fmt: skip
         return bench.parse_results({"benchmarks": raw})
 
-    prev = run({("a.py::t", "t"): 1.0, ("b.py::t", "t"): 2.0, (None, "u"): 4.0})
-    now = run({("a.py::t", "t"): 1.5, ("b.py::t", "t"): 2.0, (None, "u"): 5.0})
+    prev = run({("a.py::t", "t"): 1.0, ("b.py::t", "t"): 2.0, (None, "u"): 4.0, (None, "v"): 6.0})
+    now = run({("a.py::t", "t"): 1.5, ("b.py::t", "t"): 2.0, (None, "u"): 5.0, (None, "v"): 6.0})
     changes = bench.compare_runs(prev, now)
     assert [(c.name, c.previous, c.now) for c in changes] == [
-        ("t", 1.0, 1.5), ("t", 2.0, 2.0), ("u", 4.0, 5.0)
+        ("t", 1.0, 1.5), ("t", 2.0, 2.0), ("u", 4.0, 5.0), ("v", 6.0, 6.0)
     ]  # fmt: skip
 
 
@@ -428,6 +429,8 @@ def test_write_reports_paths_plots_history_and_defaults(
     assert "Previous run: `a.json`.  Compared: each benchmark's min time" in md
     assert "## Run-to-run spread (2 saved runs of this kind)" in md  # the JSON's own folder
     assert bench.write_reports(current, out, False, 0.1, plots=False)[1] == []
+    _, _, flagged = bench.write_reports(current, out, True, 0.1, stat="median")
+    assert flagged == [] and "each benchmark's median time" in (out / "bench.md").read_text()
 
 
 def test_a_target_met_exactly_is_met() -> None:
@@ -921,7 +924,13 @@ def test_bench_command_runs_the_checkout_and_reports(
     monkeypatch.setattr(bench, "_project_root", lambda: root)
     monkeypatch.setattr(bench, "run_benchmarks", fake_run)
     monkeypatch.setattr(bench.socket, "gethostname", lambda: "box.example.org")
-    monkeypatch.setattr(bench, "wait_idle", lambda seconds: False)  # a machine that stays busy
+    waits: list[float] = []
+
+    def busy(seconds: float) -> bool:  # a machine that stays busy
+        waits.append(seconds)
+        return False
+
+    monkeypatch.setattr(bench, "wait_idle", busy)
     out = tmp_path / "out"
     argv = ["bench", "--quick", "--out", str(out), "--no-plots", "--peers", "torch, jax,",
             "--wait-idle", "7"]  # fmt: skip
@@ -930,7 +939,8 @@ def test_bench_command_runs_the_checkout_and_reports(
     assert calls == [(root, json_file, True, ["torch", "jax"], json_file.with_suffix(".log"), 7.0)]
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == "refbp bench: the machine stayed busy for 7 s; running anyway"
-    assert printed[1].startswith("refbp bench: ran in ") and printed[1].endswith(" s")
+    assert waits == [7.0]
+    assert re.fullmatch(r"refbp bench: ran in \d s", printed[1])  # a fake run: no time at all
     assert printed[2:] == [
         f"refbp bench: wrote {json_file}, {out / 'bench-quick.md'}",
         "  refbp / JAX jit ≤ 1.00 at every size and dtype: NOT met (worst 1.25 ([2,3,1]B=4 "
@@ -952,8 +962,13 @@ def test_bench_command_runs_the_checkout_and_reports(
     assert capsys.readouterr().out.endswith(
         "refbp bench: pytest wrote no benchmark JSON; see the log\n"
     )
-    monkeypatch.setattr(bench, "run_benchmarks", lambda *a: 4)
-    assert cli.main(["bench", "--out", str(tmp_path / "o3"), "--no-plots"]) == 4
+    monkeypatch.setattr(bench, "run_benchmarks", lambda *a: fake_run(*a) + 1)
+    monkeypatch.setattr(bench, "write_plots", lambda res, o, prefix: [o / "p.png", o / "q.png"])
+    for wait in ("0", "0.5"):  # the same --out again (its bench/ exists): plots this time
+        assert cli.main(["bench", "--quick", "--out", str(out), "--wait-idle", wait]) == 4
+        line = next(x for x in capsys.readouterr().out.splitlines() if "wrote" in x)
+        assert line.endswith(f"bench-quick.md, {out / 'p.png'}, {out / 'q.png'}")
+    assert waits == [7.0, 0.5]  # --wait-idle 0: no waiting at all
 
 
 def test_compare_prints_each_regression(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -969,6 +984,7 @@ def test_compare_prints_each_regression(tmp_path: Path, capsys: pytest.CaptureFi
         "  regression: test_loss[mse-grad-float64] 180 µs -> 270 µs (+50%)"
     )
     assert cli.main([*argv, "--threshold", "0.6"]) == 0
+    assert cli.main([*argv, "--compare-stat", "median"]) == 0  # the medians did not move
 
 
 def test_bench_command_without_a_checkout(
