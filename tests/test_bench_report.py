@@ -161,7 +161,10 @@ def test_parse_groups_steps_and_ops() -> None:
     }
 
 
-def test_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_arguments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bench, "_project_root", lambda: None)  # never benchmark from here
     assert bench.run(_args(peers="jax,tensorflow", out=tmp_path)) == 2
     assert capsys.readouterr().out == (
         "refbp bench: unknown peer(s) ['tensorflow']; valid are ['jax', 'torch']\n"
