@@ -187,7 +187,9 @@ def test_from_json_never_runs_the_benchmarks(
     monkeypatch.setattr(bench, "run_benchmarks", must_not_run)
     monkeypatch.setattr(bench, "_project_root", lambda: None)
     path = _write(tmp_path / "bench" / "r.json", synthetic_run())
-    assert bench.run(_args(from_json=path, out=tmp_path)) == 0
+    out = tmp_path / "new" / "deep"  # --out need not exist
+    assert bench.run(_args(from_json=path, out=out)) == 0
+    assert "## Compared" not in (out / "bench.md").read_text()  # no --compare: no section
 
 
 def test_parse_tolerates_what_it_does_not_know() -> None:
@@ -918,9 +920,14 @@ def test_bench_command_runs_the_checkout_and_reports(
     def fake_run(*a: Any) -> int:
         calls.append(a)
         run = synthetic_run(quick=True)
-        for b in run["benchmarks"]:  # one busy row
+        for b in run["benchmarks"]:  # the smallest network's rows busy; one row at the limit
             if b["extra_info"].get("case") == "[2,3,1]B=4":
                 b["extra_info"]["others_cpu"] = 0.5
+            if (
+                b["extra_info"].get("case") == "[64,64,10]B=32"
+                and b["extra_info"]["dtype"] == "float32"
+            ):
+                b["extra_info"]["others_cpu"] = 0.10
         a[1].write_text(json.dumps(run))
         return 3
 
