@@ -308,9 +308,10 @@ def test_list_and_unknown_names(capsys: pytest.CaptureFixture[str]) -> None:
     assert "unknown mutation" in capsys.readouterr().out
 
 
-# --- `refbp mutate` end to end, on a project whose suite is three tiny tests -----------------
+# --- `refbp mutate` end to end, on a project whose suite is a few tiny tests ----------------
 # The real suite takes minutes per mutant; a fake project (refbp's and the oracle's real
-# sources, a two-file suite) runs the command's whole loop in seconds: the copies, the
+# sources, a two-file suite driven by REFBP_FAKE_* variables) runs the command's whole loop
+# in seconds: the copies, the
 # patches, the smoke import, the baseline run, the pytest subprocesses, the verdicts, the
 # reports and the exit status.
 
