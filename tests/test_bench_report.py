@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -779,8 +780,15 @@ def test_json_path_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 _FAKE_BENCH = """
 import os
 import sys
+import time
 
 import pytest
+
+
+@pytest.mark.bench
+def test_a_slow_start():
+    if os.environ.get("REFBP_FAKE_BENCH_SLEEP"):
+        time.sleep(60)
 
 
 @pytest.mark.bench
@@ -1027,7 +1035,7 @@ def test_run_benchmarks_end_to_end(
     assert printed.endswith(
         f"refbp bench: tests/bench/test_fake.py::test_broken failed (see {log})\n"
     )
-    assert "benchmarking: 2/2 test_broken failed" in printed  # plain progress lines: no tty
+    assert "benchmarking: 3/3 test_broken failed" in printed  # plain progress lines: no tty
     assert "test_not_a_benchmark" not in printed
     text = log.read_text()
     assert "test_records_how_it_was_run PASSED" in text and "a broken benchmark" in text
@@ -1042,6 +1050,33 @@ def test_run_benchmarks_end_to_end(
     assert out.read_text() == json.dumps(data, indent=1)
     assert data["machine_info"]["refbp_bench"] == {"quick": True}
     assert only["extra_info"]["python"] == sys.executable  # the interpreter that runs refbp
+
+
+def test_the_command_line_reaches_a_pipe_at_once(fake_bench_root: Path, tmp_path: Path) -> None:
+    """A wrapper reading `refbp bench` through a pipe sees the command line it runs before
+    the first benchmark ends (here: one that takes a minute)."""
+    import os
+    import queue
+    import subprocess
+    import sys
+
+    env = dict(os.environ, REFBP_FAKE_BENCH_SLEEP="1")
+    env.pop("PYTHONUNBUFFERED", None)  # a pipe is block-buffered unless the code flushes
+    code = ("import sys; from pathlib import Path; from refbp.commands import bench; "
+            "bench.run_benchmarks(Path(sys.argv[1]), Path(sys.argv[2]), True, [], Path(sys.argv[3]))")  # fmt: skip
+    argv = [sys.executable, "-c", code, str(fake_bench_root), str(tmp_path / "r.json"),
+            str(tmp_path / "r.log")]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout or ()])
+    reader.daemon = True
+    reader.start()
+    try:
+        first = lines.get(timeout=40)
+        assert first.startswith("refbp bench: -u -m pytest tests/bench ") and proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 if __name__ == "__main__":
