@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -1055,28 +1054,17 @@ def test_run_benchmarks_end_to_end(
 def test_the_command_line_reaches_a_pipe_at_once(fake_bench_root: Path, tmp_path: Path) -> None:
     """A wrapper reading `refbp bench` through a pipe sees the command line it runs before
     the first benchmark ends (here: one that takes a minute)."""
-    import os
-    import queue
-    import subprocess
     import sys
 
-    env = dict(os.environ, REFBP_FAKE_BENCH_SLEEP="1")
-    env.pop("PYTHONUNBUFFERED", None)  # a pipe is block-buffered unless the code flushes
+    from tests.pipes import line_while_running
+
     code = ("import sys; from pathlib import Path; from refbp.commands import bench; "
             "bench.run_benchmarks(Path(sys.argv[1]), Path(sys.argv[2]), True, [], Path(sys.argv[3]))")  # fmt: skip
     argv = [sys.executable, "-c", code, str(fake_bench_root), str(tmp_path / "r.json"),
             str(tmp_path / "r.log")]  # fmt: skip
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
-    lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout or ()])
-    reader.daemon = True
-    reader.start()
-    try:
-        first = lines.get(timeout=40)
-        assert first.startswith("refbp bench: -u -m pytest tests/bench ") and proc.poll() is None
-    finally:
-        proc.kill()
-        proc.wait()
+    line, running = line_while_running(argv, "refbp bench:", 40, REFBP_FAKE_BENCH_SLEEP="1")
+    assert line is not None and line.startswith("refbp bench: -u -m pytest tests/bench ")
+    assert running  # the first benchmark takes a minute
 
 
 if __name__ == "__main__":

@@ -611,32 +611,17 @@ def test_each_verdict_reaches_a_pipe_at_once(fake_project: Path, tmp_path: Path)
     """A wrapper reading `refbp mutate` through a pipe (a CI log) sees each verdict when it
     is reached, not when the run ends: the first mutant's line arrives while the second
     mutant is still running (it sleeps until its timeout)."""
-    import os
-    import queue
-    import subprocess
     import sys
 
-    env = dict(os.environ, REFBP_FAKE_SLEEP="1")
-    env.pop("PYTHONUNBUFFERED", None)  # a pipe is block-buffered unless the code flushes
+    from tests.pipes import line_while_running
+
     argv = [sys.executable, "-c", "from refbp.cli import main; raise SystemExit(main())",
             "mutate", "--root", str(fake_project), "--reports", str(tmp_path), "--no-baseline",
             "--deselect", _FAILING, "--jobs", "1", "--timeout", "60",
             "--only", "relu_prime_at_zero_is_one", "elu_prime_at_zero_ge"]  # fmt: skip
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
-    lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout or ()])
-    reader.daemon = True
-    reader.start()
-    try:
-        deadline = time.monotonic() + 50
-        while time.monotonic() < deadline:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            if "relu_prime_at_zero_is_one" in line:
-                break
-        assert line.startswith("  killed ") and proc.poll() is None  # the run goes on
-    finally:
-        proc.kill()
-        proc.wait()
+    line, running = line_while_running(argv, "relu_prime_at_zero_is_one", 50, REFBP_FAKE_SLEEP="1")
+    assert line is not None and line.startswith("  killed ")
+    assert running  # the second mutant sleeps until its timeout: the run goes on
 
 
 def test_baseline_timeout_stops_the_run(
