@@ -14,28 +14,32 @@ import threading
 import time
 
 
-def line_while_running(
+def lines_while_running(
     argv: list[str], match: str, timeout: float, **env: str
-) -> tuple[str | None, bool]:
-    """(the first line of ``argv``'s stdout containing ``match``, or None if none came within
-    ``timeout`` seconds; whether the process was still running when it came).  The process
-    is killed afterwards.  ``env``: variables added to the child's environment."""
+) -> tuple[list[str], bool]:
+    """(the lines of ``argv``'s stdout up to and including the first that contains ``match``,
+    or all that came within ``timeout`` seconds if none did; whether the process was still
+    running then).  The child's stdin is a pipe that stays open, so a child that reads it
+    waits; the process is killed afterwards.  ``env``: variables added to its environment."""
     child_env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"} | env
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=child_env)
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=child_env
+    )
     lines: queue.Queue[str] = queue.Queue()
     stdout = proc.stdout
     assert stdout is not None
     threading.Thread(target=lambda: [lines.put(x) for x in stdout], daemon=True).start()
+    got: list[str] = []
     try:
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             try:
-                line = lines.get(timeout=left)
+                got.append(lines.get(timeout=left))
             except queue.Empty:
                 break
-            if match in line:
-                return line, proc.poll() is None
-        return None, proc.poll() is None
+            if match in got[-1]:
+                break
+        return got, proc.poll() is None
     finally:
         proc.kill()
         proc.wait()

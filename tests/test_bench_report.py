@@ -1056,14 +1056,14 @@ def test_the_command_line_reaches_a_pipe_at_once(fake_bench_root: Path, tmp_path
     the first benchmark ends (here: one that takes a minute)."""
     import sys
 
-    from tests.pipes import line_while_running
+    from tests.pipes import lines_while_running
 
     code = ("import sys; from pathlib import Path; from refbp.commands import bench; "
             "bench.run_benchmarks(Path(sys.argv[1]), Path(sys.argv[2]), True, [], Path(sys.argv[3]))")  # fmt: skip
     argv = [sys.executable, "-c", code, str(fake_bench_root), str(tmp_path / "r.json"),
             str(tmp_path / "r.log")]  # fmt: skip
-    line, running = line_while_running(argv, "refbp bench:", 40, REFBP_FAKE_BENCH_SLEEP="1")
-    assert line is not None and line.startswith("refbp bench: -u -m pytest tests/bench ")
+    got, running = lines_while_running(argv, "refbp bench:", 40, REFBP_FAKE_BENCH_SLEEP="1")
+    assert got and got[-1].startswith("refbp bench: -u -m pytest tests/bench ")
     assert running  # the first benchmark takes a minute
 
 

@@ -613,14 +613,14 @@ def test_each_verdict_reaches_a_pipe_at_once(fake_project: Path, tmp_path: Path)
     mutant is still running (it sleeps until its timeout)."""
     import sys
 
-    from tests.pipes import line_while_running
+    from tests.pipes import lines_while_running
 
     argv = [sys.executable, "-c", "from refbp.cli import main; raise SystemExit(main())",
             "mutate", "--root", str(fake_project), "--reports", str(tmp_path), "--no-baseline",
             "--deselect", _FAILING, "--jobs", "1", "--timeout", "60",
             "--only", "relu_prime_at_zero_is_one", "elu_prime_at_zero_ge"]  # fmt: skip
-    line, running = line_while_running(argv, "relu_prime_at_zero_is_one", 50, REFBP_FAKE_SLEEP="1")
-    assert line is not None and line.startswith("  killed ")
+    got, running = lines_while_running(argv, "relu_prime_at_zero_is_one", 50, REFBP_FAKE_SLEEP="1")
+    assert "relu_prime_at_zero_is_one" in got[-1] and got[-1].startswith("  killed ")
     assert running  # the second mutant sleeps until its timeout: the run goes on
 
 

@@ -12,11 +12,9 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -571,29 +569,15 @@ sys.stdin.read()  # keep running: the line must arrive through the pipe before t
 def test_progress_lines_reach_a_pipe_while_the_run_goes_on(call: str, line: str) -> None:
     """refbp verify reads its pytest's stdout through a pipe, where Python buffers output
     until exit unless it is flushed: without the flush the progress bar would not move."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffered, as in CI
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _BLOCKS_AFTER.format(call=call)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
-    assert proc.stdout is not None and proc.stdin is not None
-    stdout = proc.stdout
-    got: list[str] = []
+    from tests.pipes import lines_while_running
 
-    def first_line() -> None:  # the hooks print a blank line before theirs
-        for text in stdout:
-            if text.strip():
-                got.append(text.strip())
-                return
-
-    reader = threading.Thread(target=first_line, daemon=True)
-    reader.start()
-    try:
-        reader.join(timeout=60)
-        assert got == [line], "the line did not arrive before the process ended"
-    finally:
-        proc.stdin.close()
-        proc.wait(timeout=60)
+    got, running = lines_while_running([sys.executable, "-c", _BLOCKS_AFTER.format(call=call)],
+                                       line, 60)  # fmt: skip
+    # the hooks print a blank line before theirs; nothing else may come first
+    assert [x.strip() for x in got if x.strip()] == [line], (
+        "the line did not arrive before the process ended"
+    )
+    assert running
 
 
 def test_a_failed_test_fails_the_run_whatever_pytest_exits_with(
