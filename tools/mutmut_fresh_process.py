@@ -40,6 +40,9 @@ import sys
 import time
 from pathlib import Path
 
+# the same in both modes: stop at the first failure, no cache, the file's own test order
+_PYTEST_FLAGS = ("-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly")
+
 
 def _order(keys: list[str], prefixes: list[str]) -> list[str]:
     """Mutants of the functions named in ``prefixes`` first, in that order, then the rest."""
@@ -84,15 +87,20 @@ def main(argv: list[str] | None = None) -> int:
     done = set()
     if out.exists():
         done = {json.loads(line)["mutant"] for line in out.read_text().splitlines() if line}
-    if args.fork:
-        return _run_forked(keys, done, out, args, test_args)
-    cmd = ["taskset", "-c", args.core, args.python, "-m", "pytest", "-x", "-q",
-           "-p", "no:cacheprovider", "-p", "no:randomly", *test_args]  # fmt: skip
-    env = dict(os.environ)
+    todo = [k for k in keys if k not in done]
     t_all = time.time()
+    run = _run_forked if args.fork else _run_fresh
+    run(todo, out, args, [*_PYTEST_FLAGS, *test_args])
+    print("TOTAL", round(time.time() - t_all, 1), flush=True)
+    return 0
+
+
+def _run_fresh(
+    keys: list[str], out: Path, args: argparse.Namespace, pytest_args: list[str]
+) -> None:
+    cmd = ["taskset", "-c", args.core, args.python, "-m", "pytest", *pytest_args]
+    env = dict(os.environ)
     for key in keys:
-        if key in done:
-            continue
         env["MUTANT_UNDER_TEST"] = key
         t = time.time()
         try:
@@ -104,8 +112,6 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             rc, output = "timeout", ""
         _record(out, key, rc, time.time() - t, output)
-    print("TOTAL", round(time.time() - t_all, 1), flush=True)
-    return 0
 
 
 def _record(out: Path, key: str, rc: int | str, dt: float, output: str) -> None:
@@ -118,8 +124,8 @@ def _record(out: Path, key: str, rc: int | str, dt: float, output: str) -> None:
 
 
 def _run_forked(
-    keys: list[str], done: set[str], out: Path, args: argparse.Namespace, test_args: list[str]
-) -> int:
+    keys: list[str], out: Path, args: argparse.Namespace, pytest_args: list[str]
+) -> None:
     import importlib
     import signal
     import tempfile
@@ -132,11 +138,7 @@ def _run_forked(
     sys.path.insert(0, os.getcwd())
     for name in filter(None, args.preload.split(",")):
         importlib.import_module(name)
-    pytest_args = ["-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *test_args]
-    t_all = time.time()
     for key in keys:
-        if key in done:
-            continue
         with tempfile.TemporaryFile("w+") as log:
             t = time.time()
             pid = os.fork()
@@ -159,8 +161,6 @@ def _run_forked(
                 rc = "timeout"
             log.seek(0)
             _record(out, key, rc, dt, log.read())
-    print("TOTAL", round(time.time() - t_all, 1), flush=True)
-    return 0
 
 
 if __name__ == "__main__":
