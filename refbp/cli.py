@@ -1,7 +1,8 @@
-"""``refbp verify | bench | train | mutate``: the command line.
+"""The ``refbp`` command line: verify, bench, train and mutate.
 
-Each subcommand lives in ``refbp.commands`` and is imported only when chosen, so that
-``refbp train`` needs NumPy (plus the data extra) and never JAX.
+Each subcommand is a module of the tooling package ``refbp_tools``, outside the library;
+heavy imports happen inside its ``run``, so that ``refbp train`` needs NumPy (plus the data
+extra) and never JAX.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="refbp", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text in _COMMANDS.items():
-        module = importlib.import_module(f"refbp.commands.{name}")
+        module = importlib.import_module(f"refbp_tools.{name}")
         p = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)

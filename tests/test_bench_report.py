@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import pytest
 
 from refbp import cli
-from refbp.commands import bench
+from refbp_tools import bench
 from tests.figures import record_saved_figures
 
 CASES = {
@@ -1058,7 +1058,7 @@ def test_the_command_line_reaches_a_pipe_at_once(fake_bench_root: Path, tmp_path
 
     from tests.pipes import lines_while_running
 
-    code = ("import sys; from pathlib import Path; from refbp.commands import bench; "
+    code = ("import sys; from pathlib import Path; from refbp_tools import bench; "
             "bench.run_benchmarks(Path(sys.argv[1]), Path(sys.argv[2]), True, [], Path(sys.argv[3]))")  # fmt: skip
     argv = [sys.executable, "-c", code, str(fake_bench_root), str(tmp_path / "r.json"),
             str(tmp_path / "r.log")]  # fmt: skip

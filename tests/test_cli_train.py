@@ -175,7 +175,7 @@ def test_a_data_source_is_required(capsys: pytest.CaptureFixture[str]) -> None:
     ],
 )
 def test_which_targets_are_labels(y: np.ndarray, labels: bool) -> None:
-    from refbp.commands.train import _are_labels
+    from refbp_tools.train import _are_labels
 
     assert _are_labels(y) is labels
 
@@ -183,7 +183,7 @@ def test_which_targets_are_labels(y: np.ndarray, labels: bool) -> None:
 @pytest.mark.parametrize("seed", [0, 1, 7])
 @pytest.mark.parametrize("fraction", [0.25, 0.5, 0.1])
 def test_split_is_stratified_seeded_and_complete(seed: int, fraction: float) -> None:
-    from refbp.commands.train import _split
+    from refbp_tools.train import _split
 
     labels = np.array([0] * 10 + [1] * 7 + [2] * 3 + [5] * 1)
     rng = np.random.default_rng(99)
@@ -216,7 +216,7 @@ def test_run_is_the_documented_recipe(
     import itertools
 
     import refbp
-    from refbp.commands.train import _split
+    from refbp_tools.train import _split
     from tests.figures import record_saved_figures
 
     X, y = _classification(60)
@@ -227,7 +227,7 @@ def test_run_is_the_documented_recipe(
     np.savez(tmp_path / "d.npz", X=X, y=(y + 3)[:, None])  # one column of labels 3, 4, 5
     plots = record_saved_figures(monkeypatch)
     clock = itertools.chain([100.0], itertools.repeat(101.2345678))
-    monkeypatch.setattr("refbp.commands.train.time.perf_counter", lambda: next(clock))
+    monkeypatch.setattr("refbp_tools.train.time.perf_counter", lambda: next(clock))
     argv = ["--data", str(tmp_path / "d.npz"), "--hidden", "5", "4", "--activation", "relu",
             "--epochs", "3", "--lr", "0.05", "--batch-size", "7", "--momentum", "0.5",
             "--weight-decay", "0.01", "--test-fraction", "0.3", "--dtype", "float32",
@@ -281,7 +281,7 @@ def test_regression_targets_keep_their_columns(tmp_path: Path) -> None:
 
 
 def test_csv_columns(tmp_path: Path) -> None:
-    from refbp.commands.train import _load_file
+    from refbp_tools.train import _load_file
 
     path = tmp_path / "t.csv"
     path.write_text("a, b ,label\n1,2,0\n3,4,1\n5,6,0\n")
@@ -319,7 +319,7 @@ def test_csv_columns(tmp_path: Path) -> None:
 
 
 def test_npz_contents(tmp_path: Path) -> None:
-    from refbp.commands.train import _load_file
+    from refbp_tools.train import _load_file
 
     good = tmp_path / "g.npz"
     np.savez(good, X=np.array([[1, 2], [3, 4]], dtype=np.int32), y=np.array([0, 1]))
@@ -394,7 +394,7 @@ def test_test_fraction_bounds(tmp_path: Path) -> None:
 def test_digits_are_scaled_to_the_unit_interval(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from refbp.commands.train import _load_digits
+    from refbp_tools.train import _load_digits
 
     pytest.importorskip("sklearn")
     X, y = _load_digits()

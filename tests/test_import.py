@@ -2,8 +2,8 @@
 
 The runtime check runs in a fresh interpreter whose import system refuses ``jax``,
 ``jaxlib`` and ``oracle``; the static check reads refbp's sources: the library modules never
-import them, and ``refbp.commands`` may do so only inside functions (lazily), because
-``refbp.cli`` imports every command module to build its parser.
+import them, and the tooling (``refbp_tools``) may do so only inside functions (lazily),
+because ``refbp.cli`` imports every command module to build its parser.
 """
 
 from __future__ import annotations
@@ -131,8 +131,8 @@ def test_library_modules_never_import_jax_or_oracle() -> None:
 
 
 def test_commands_import_jax_or_oracle_only_inside_functions() -> None:
-    modules = sorted((PACKAGE / "commands").glob("*.py"))
-    assert PACKAGE / "commands" / "train.py" in modules
+    modules = sorted((REPO / "refbp_tools").rglob("*.py"))
+    assert REPO / "refbp_tools" / "train.py" in modules
     assert _violations(modules, top_level_only=True) == []
 
 

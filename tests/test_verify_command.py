@@ -25,8 +25,8 @@ import pytest
 
 import refbp
 from refbp import cli
-from refbp.commands import _verify_plugin, verify
-from refbp.commands._progress import Progress
+from refbp_tools import _verify_plugin, verify
+from refbp_tools.progress import Progress
 
 DTYPES = ("float32", "float64")
 N_CELLS = len(DTYPES) * len(refbp.ACTIVATIONS) * len(refbp.LOSSES)  # activation × loss × dtype
@@ -295,7 +295,7 @@ def test_a_clean_run_passes_and_reports_what_was_checked(
     assert call["env"]["HYPOTHESIS_PROFILE"] == "quick"
     assert call["cmd"] == [
         sys.executable, "-m", "pytest", *verify.SUITE, "-q", "-p", "no:cacheprovider",
-        "-p", "refbp.commands._verify_plugin", "--tb=short", "-m", "not bench and not slow",
+        "-p", "refbp_tools._verify_plugin", "--tb=short", "-m", "not bench and not slow",
     ]  # fmt: skip
     assert {k: call[k] for k in ("stdout", "stderr", "text")} == {
         "stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}  # fmt: skip
@@ -496,7 +496,7 @@ def test_progress_without_a_known_total_counts_up(capsys: pytest.CaptureFixture[
 def test_plain_progress_prints_at_most_every_two_seconds_and_always_the_last(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import refbp.commands._progress as progress
+    import refbp_tools.progress as progress
 
     clock = iter([100.0, 101.0, 102.0, 102.5, 103.0, 104.0])
     monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
@@ -557,12 +557,12 @@ sys.stdin.read()  # keep running: the line must arrive through the pipe before t
 @pytest.mark.parametrize(
     ("call", "line"),
     [
-        ("from refbp.commands._verify_plugin import pytest_collection_finish as f\n"
+        ("from refbp_tools._verify_plugin import pytest_collection_finish as f\n"
          "f(NS(items=[1, 2]))", "@@refbp-verify total 2"),
-        ("from refbp.commands._verify_plugin import pytest_runtest_logreport as f\n"
+        ("from refbp_tools._verify_plugin import pytest_runtest_logreport as f\n"
          "f(NS(when='call', outcome='passed', nodeid='t::x', duration=1.0))",
          "@@refbp-verify done passed t::x 1.0000"),
-        ("from refbp.commands._progress import Progress\n"
+        ("from refbp_tools.progress import Progress\n"
          "p = Progress('steps', total=3).__enter__(); p.advance(text='a')", "steps: 1/3 a"),
     ],
 )  # fmt: skip

@@ -22,7 +22,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from refbp.commands._progress import Progress
+from refbp_tools.progress import Progress
 
 QUANTITIES = ("loss", "delta", "grad_W", "grad_b", "grad_X")
 SUITE = ("tests/differential", "tests/test_oracle.py")
@@ -207,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
         "-p",
         "no:cacheprovider",
         "-p",
-        "refbp.commands._verify_plugin",
+        "refbp_tools._verify_plugin",
         "--tb=short",
         # slow checks (the plain oracle, one compile per random shape, ...) belong to the
         # thorough profile only

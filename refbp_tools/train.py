@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from refbp._types import FloatArray
-from refbp.commands._progress import Progress
+from refbp_tools.progress import Progress
 
 if TYPE_CHECKING:
     from refbp.network import MLP

@@ -1,6 +1,6 @@
 """``refbp mutate``: plant each catalogued backprop bug and check that the suite kills it.
 
-For each mutation (``refbp._mutations.CATALOGUE``) the project's sources (refbp/, oracle/,
+For each mutation (``refbp_tools.mutate.catalogue.CATALOGUE``) the project's sources (refbp/, oracle/,
 tests/, pyproject.toml) are copied to a temporary directory, the patch is applied there, and
 the fast suite runs in a subprocess whose PYTHONPATH and working directory are the copy, so
 that the mutated refbp is the one imported (checked once per run by a smoke import).  The
@@ -50,7 +50,7 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 """
-_COPIED = ("refbp", "oracle", "tests", "pyproject.toml")
+_COPIED = ("refbp", "oracle", "refbp_tools", "tests", "pyproject.toml")
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?: - .*)?$", re.MULTILINE)
 
 
@@ -123,7 +123,7 @@ def _run_copy(
     import subprocess
     import tempfile
 
-    from refbp._mutations import apply_mutation
+    from refbp_tools.mutate.catalogue import apply_mutation
 
     with tempfile.TemporaryDirectory(prefix="refbp-mutant-") as tmp:
         copy = Path(tmp)
@@ -178,7 +178,7 @@ def _first_failure(output: str) -> str | None:
 
 
 def _judge(mutation: Any, code: int | None, output: str, seconds: float) -> Any:
-    from refbp._mutations import MutationResult
+    from refbp_tools.mutate.catalogue import MutationResult
 
     if code is None:
         return MutationResult(
@@ -212,7 +212,7 @@ def _judge(mutation: Any, code: int | None, output: str, seconds: float) -> Any:
 def run(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    from refbp._mutations import CATALOGUE, MutationResult, catalogue_problems, write_reports
+    from refbp_tools.mutate.catalogue import CATALOGUE, MutationResult, catalogue_problems, write_reports
 
     root: Path = (args.root or _project_root()).resolve()
     if args.list:

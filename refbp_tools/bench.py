@@ -35,7 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from refbp.commands._progress import Progress
+from refbp_tools.progress import Progress
 
 IMPLS = ("refbp", "jax", "torch", "bound")
 IMPL_LABELS = {"refbp": "refbp", "jax": "JAX jit", "torch": "PyTorch", "bound": "GEMM bound"}

@@ -7,7 +7,7 @@ its ``old`` snippet must occur exactly once in its file, or the entry is an erro
 entry is never silently skipped).
 
 Only the standard library is used here; the command that runs the mutants lives in
-``refbp.commands.mutate``.
+``refbp_tools.mutate``.
 """
 
 from __future__ import annotations
