@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from refbp_tools.mutate import catalogue as mut
 import refbp_tools.mutate as cmd
+from refbp_tools.mutate import catalogue as mut
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRED = {

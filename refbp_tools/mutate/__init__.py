@@ -1,11 +1,12 @@
 """``refbp mutate``: plant each catalogued backprop bug and check that the suite kills it.
 
-For each mutation (``refbp_tools.mutate.catalogue.CATALOGUE``) the project's sources (refbp/, oracle/,
-tests/, pyproject.toml) are copied to a temporary directory, the patch is applied there, and
-the fast suite runs in a subprocess whose PYTHONPATH and working directory are the copy, so
-that the mutated refbp is the one imported (checked once per run by a smoke import).  The
-Hypothesis profile is ``ci`` (derandomized) without shrinking, and the JAX compilation cache
-is the main checkout's, so compiles are shared between mutants.
+For each mutation (``refbp_tools.mutate.catalogue.CATALOGUE``) the project's sources
+(refbp/, oracle/, refbp_tools/, tests/, pyproject.toml) are copied to a temporary directory,
+the patch is applied there, and the fast suite runs in a subprocess whose PYTHONPATH and
+working directory are the copy, so that the mutated refbp is the one imported (checked once
+per run by a smoke import). The Hypothesis profile is ``ci`` (derandomized) without
+shrinking, and the JAX compilation cache is the main checkout's, so compiles are shared
+between mutants.
 
 Before the mutants, the same suite runs once on an unmutated copy: a test that already fails
 there cannot kill anything and is deselected for the mutants (and named in the report).
@@ -212,7 +213,12 @@ def _judge(mutation: Any, code: int | None, output: str, seconds: float) -> Any:
 def run(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    from refbp_tools.mutate.catalogue import CATALOGUE, MutationResult, catalogue_problems, write_reports
+    from refbp_tools.mutate.catalogue import (
+        CATALOGUE,
+        MutationResult,
+        catalogue_problems,
+        write_reports,
+    )
 
     root: Path = (args.root or _project_root()).resolve()
     if args.list:
