@@ -103,12 +103,18 @@ def batch_matrix(
 def targets(
     y: object, where: str, batch: int, outputs: int, loss: Loss, dtype: np.dtype[np.floating]
 ) -> FloatArray:
-    """Targets (batch, outputs) in the network dtype, valid for ``loss``; never broadcast."""
+    """Targets (batch, outputs) in the network dtype, valid for ``loss``; never broadcast.
+
+    For a loss on probability rows (softmax cross-entropy), Y may also be integer class
+    labels (batch,), each in [0, outputs): they become one-hot rows (see ``one_hot``).
+    """
     arr = as_numeric_array(y, "Y", where)
     if arr.shape != (batch, outputs):
+        if loss.targets == "probability_rows" and arr.shape == (batch,):
+            return one_hot(arr, where, outputs, dtype)
         raise ShapeError(
             f"{where}: Y must have shape ({batch}, {outputs}) to match X and the output layer, "
-            f"got {arr.shape}"
+            f"got {arr.shape}{_target_hint(arr, batch, outputs, loss)}"
         )
     check_finite(arr, "Y", where)
     out = cast(arr, dtype, "Y", where)
@@ -131,6 +137,45 @@ def targets(
                 f"got row {worst} summing to {sums[worst]}"
             )
     return out
+
+
+def one_hot(
+    labels: np.ndarray, where: str, outputs: int, dtype: np.dtype[np.floating]
+) -> FloatArray:
+    """Integer class labels (B,) as one-hot rows (B, outputs) in ``dtype``; a new array.
+
+    Only integer dtypes are labels: a float array of shape (B,) is more likely a regression
+    target or a mistake than labels, so it is refused with the fix rather than guessed at.
+    """
+    if labels.dtype.kind not in "iu":
+        raise TargetError(
+            f"{where}: Y of shape {labels.shape} is read as class labels, which must be "
+            f"integers in [0, {outputs}), got dtype {labels.dtype}; pass Y.astype(int) for "
+            f"labels, or one-hot rows of shape ({labels.shape[0]}, {outputs})"
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= outputs):
+        bad = int(np.flatnonzero((labels < 0) | (labels >= outputs))[0])
+        raise TargetError(
+            f"{where}: class labels must be in [0, {outputs}) for {outputs} output units, "
+            f"got {labels[bad]} at index {bad}"
+        )
+    out = np.zeros((labels.shape[0], outputs), dtype=dtype)
+    out[np.arange(labels.shape[0]), labels] = 1
+    return out
+
+
+def _target_hint(arr: np.ndarray, batch: int, outputs: int, loss: Loss) -> str:
+    """How to fix the commonest wrong target shape: labels or a flat column."""
+    if arr.shape != (batch,):
+        return ""
+    if outputs == 1:
+        return "; for one output per row pass Y.reshape(-1, 1)"
+    if arr.dtype.kind in "iu":
+        return (
+            f"; {loss.name} takes no class labels: one-hot encode them, "
+            f"np.eye({outputs})[Y], or use softmax_cross_entropy, which accepts them"
+        )
+    return ""
 
 
 def positive_int(value: object, name: str, where: str, minimum: int = 1) -> int:
