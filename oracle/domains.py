@@ -1,33 +1,30 @@
-"""What data each loss is defined on: the oracle's statement of the losses' domains.
+"""What data each loss is defined on, read off the oracle's loss table.
 
-The test strategies draw targets from here, so a new loss gets valid targets by one entry
-in this table (the registry-parity test says so if it is missing).
+Each :class:`oracle.functions.LossSpec` states its targets' domain and whether it takes
+probabilities; this module gives the views the strategies use, so a new loss is one entry
+in ``oracle/functions.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Literal
+
+from oracle.functions import ACTIVATION_SPECS, LOSS_SPECS, TargetKind
 
 __all__ = ["PROBABILITY_ACTIVATIONS", "PROBABILITY_OUTPUT_LOSSES", "TARGET_KINDS", "TargetKind"]
 
-TargetKind = Literal["real", "unit_interval", "probability_rows"]
-
 #: loss name -> what its targets y must be.
 TARGET_KINDS: Mapping[str, TargetKind] = MappingProxyType(
-    {
-        "mse": "real",
-        "quadratic": "real",
-        "l1": "real",
-        "huber": "real",
-        "softmax_cross_entropy": "probability_rows",  # rows of y are probability vectors
-        "sigmoid_cross_entropy": "unit_interval",
-        "binary_cross_entropy": "unit_interval",
-    }
+    {name: spec.targets for name, spec in LOSS_SPECS.items()}
 )
 
 #: Losses that take probabilities a ∈ (0, 1), not logits: the network's output activation
 #: must be one of PROBABILITY_ACTIVATIONS.
-PROBABILITY_OUTPUT_LOSSES: frozenset[str] = frozenset({"binary_cross_entropy"})
-PROBABILITY_ACTIVATIONS: tuple[str, ...] = ("sigmoid", "softmax")
+PROBABILITY_OUTPUT_LOSSES: frozenset[str] = frozenset(
+    name for name, spec in LOSS_SPECS.items() if spec.probability_output
+)
+#: Activations whose every value lies in (0, 1) (mathematically; rounding may reach the ends).
+PROBABILITY_ACTIVATIONS: tuple[str, ...] = tuple(
+    name for name, spec in ACTIVATION_SPECS.items() if spec.probability
+)

@@ -40,6 +40,7 @@ __all__ = [
     "LOSS_SPECS",
     "ActivationSpec",
     "LossSpec",
+    "TargetKind",
     "apply_activation",
     "masked_loss",
 ]
@@ -62,6 +63,8 @@ class ActivationSpec:
     fn: Callable[[Array, Mask], Array]
     kinks: tuple[float, ...] = ()
     rowwise: bool = False
+    #: every value lies in (0, 1): a loss on probabilities may follow it
+    probability: bool = False
 
 
 def _elementwise(f: Callable[[Array], Array]) -> Callable[[Array, Mask], Array]:
@@ -105,7 +108,7 @@ def _softmax(z: Array, where: Mask = None) -> Array:
 
 _ACTIVATION_LIST: tuple[ActivationSpec, ...] = (
     ActivationSpec("identity", _elementwise(_identity)),
-    ActivationSpec("sigmoid", _elementwise(jax.nn.sigmoid)),
+    ActivationSpec("sigmoid", _elementwise(jax.nn.sigmoid), probability=True),
     ActivationSpec("tanh", _elementwise(jnp.tanh)),
     ActivationSpec("relu", _elementwise(jax.nn.relu), kinks=(0.0,)),
     ActivationSpec("leaky_relu", _elementwise(_leaky_relu), kinks=(0.0,)),
@@ -113,7 +116,7 @@ _ACTIVATION_LIST: tuple[ActivationSpec, ...] = (
     ActivationSpec("softplus", _elementwise(jax.nn.softplus)),
     ActivationSpec("gelu", _elementwise(_gelu)),
     ActivationSpec("silu", _elementwise(jax.nn.silu)),
-    ActivationSpec("softmax", _softmax, rowwise=True),
+    ActivationSpec("softmax", _softmax, rowwise=True, probability=True),
 )
 
 #: Fixed order: the fast oracle selects activations by index into this tuple.
@@ -145,6 +148,8 @@ def apply_activation(name: str, z: Array, where: Mask = None) -> Array:
 # --------------------------------------------------------------------------- losses
 
 Normaliser = Literal["entries", "rows"]
+#: What a loss's targets y must be: any reals, numbers in [0, 1], or probability rows.
+TargetKind = Literal["real", "unit_interval", "probability_rows"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +166,10 @@ class LossSpec:
     name: str
     terms: Callable[[Array, Array, Mask], Array]
     normaliser: Normaliser
+    #: what the targets y must be; the strategies draw valid targets from it
+    targets: TargetKind = "real"
+    #: the loss takes probabilities a ∈ (0, 1), so the output activation must produce them
+    probability_output: bool = False
     #: value substituted for padded a and y so that log terms stay finite there
     safe: float = 0.5
 
@@ -224,9 +233,11 @@ _LOSS_LIST: tuple[LossSpec, ...] = (
     LossSpec("quadratic", _quadratic_terms, "rows"),
     LossSpec("l1", _l1_terms, "entries"),
     LossSpec("huber", _huber_terms, "entries"),
-    LossSpec("softmax_cross_entropy", _softmax_ce_terms, "rows"),
-    LossSpec("sigmoid_cross_entropy", _sigmoid_ce_terms, "rows"),
-    LossSpec("binary_cross_entropy", _bce_terms, "rows"),
+    LossSpec("softmax_cross_entropy", _softmax_ce_terms, "rows", targets="probability_rows"),
+    LossSpec("sigmoid_cross_entropy", _sigmoid_ce_terms, "rows", targets="unit_interval"),
+    LossSpec(
+        "binary_cross_entropy", _bce_terms, "rows", targets="unit_interval", probability_output=True
+    ),
 )
 
 #: Fixed order: the fast oracle selects the loss by index into this tuple.
