@@ -1,0 +1,1 @@
+"""Targets for `refbp verify --target examples.<module>:make`: see examples/README.md."""
