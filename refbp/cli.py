@@ -12,20 +12,33 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from refbp import __version__
+
 __all__ = ["build_parser", "main"]
 
 _COMMANDS = {
-    "verify": "check refbp against the JAX oracle with the Hypothesis suite",
+    "verify": "check a backprop implementation (refbp by default) against the JAX oracle",
     "bench": "benchmark refbp against JAX (and PyTorch) and write reports/bench.md",
     "train": "train a network on a dataset and write a learning curve",
     "mutate": "plant classic backprop bugs and check that the suite catches each",
 }
 
+_DESCRIPTION = (
+    "refbp is backpropagation written by hand in NumPy and checked against a JAX oracle: "
+    "`refbp verify` compares a backprop implementation with the oracle, `refbp bench` times "
+    "it against JAX and PyTorch, `refbp train` fits a network to a dataset, and `refbp mutate` "
+    "plants classic backprop bugs to show that the suite catches each one."
+)
+_EPILOG = "Run `refbp COMMAND --help` for a command's options and their defaults."
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line: one subparser per command, its ``run`` as ``args._run``."""
-    parser = argparse.ArgumentParser(prog="refbp", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = argparse.ArgumentParser(prog="refbp", description=_DESCRIPTION, epilog=_EPILOG)
+    parser.add_argument("--version", action="version", version=f"refbp {__version__}")
+    sub = parser.add_subparsers(
+        title="commands", dest="command", required=True, metavar="COMMAND"
+    )
     for name, help_text in _COMMANDS.items():
         module = importlib.import_module(f"refbp_tools.{name}")
         p = sub.add_parser(name, help=help_text, description=help_text)

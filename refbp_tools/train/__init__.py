@@ -1,0 +1,265 @@
+"""``refbp train``: train an MLP on scikit-learn's digits or on the user's own .npz/.csv data.
+
+The data (``data.load``): a .npz with arrays X and y, or a .csv whose delimiter (comma,
+semicolon, tab) and header row are detected and whose target column is the last unless
+``--target-column`` names another.  The task (``data.decide_task``): classification when
+``--task`` says so or, by default, when the targets are labels (text, booleans, integers):
+one-hot targets, softmax cross-entropy, accuracy reported; regression (identity output,
+mse) otherwise.  What was understood is printed before training.  Then a stratified split,
+standardisation with the training rows' statistics, ``refbp.MLP.init`` and ``refbp.train``.
+Writes a learning-curve PNG and a JSON summary under ``--out`` (default ``reports/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from refbp._types import FloatArray
+from refbp_tools.progress import Progress
+from refbp_tools.train.data import Dataset, Task, decide_task, describe, load, load_digits
+from refbp_tools.train.plot import Curves, plot
+from refbp_tools.train.table import DELIMITERS, parse_delimiter
+
+if TYPE_CHECKING:
+    from refbp.network import MLP
+
+__all__ = ["add_arguments", "run"]
+
+PLOT_SKIPPED = "skipped: matplotlib is not installed (pip install 'refbp[data]')"
+
+
+def _delimiter(text: str) -> str:
+    try:
+        return parse_delimiter(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    import refbp
+
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset", choices=["digits"], help="a bundled dataset (needs scikit-learn)")
+    src.add_argument("--data", type=Path, help=".npz (arrays X and y) or .csv file")
+    p.add_argument(
+        "--target-column",
+        "--target",
+        dest="target_column",
+        metavar="NAME|INDEX",
+        help="csv: the target column, by header name or index from 0 (default: a column "
+        "named label, target, y or class, else the last)",
+    )
+    p.add_argument(
+        "--task",
+        choices=["classification", "regression"],
+        help="default: classification when the targets are labels (text, true/false "
+        "or integers), regression otherwise; the guess is printed",
+    )
+    p.add_argument(
+        "--delimiter",
+        type=_delimiter,
+        metavar="CHAR",
+        help=f"csv: the cell separator, one character or {', '.join(DELIMITERS)} "
+        "(default: detected among comma, semicolon and tab)",
+    )
+    p.add_argument(
+        "--hidden",
+        type=int,
+        nargs="*",
+        default=[128],
+        help="hidden layer widths (default: %(default)s)",
+    )
+    p.add_argument(
+        "--activation",
+        default="tanh",
+        choices=list(refbp.ACTIVATIONS),
+        metavar="NAME",
+        help="hidden activation, one of %(choices)s (default: %(default)s)",
+    )
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=30,
+        help="passes over the training split (default: %(default)s)",
+    )
+    p.add_argument("--lr", type=float, default=0.1, help="SGD learning rate (default: %(default)s)")
+    p.add_argument(
+        "--batch-size", type=int, default=32, help="examples per SGD step (default: %(default)s)"
+    )
+    p.add_argument(
+        "--momentum",
+        type=float,
+        default=0.9,
+        help="momentum μ, 0 for plain SGD (default: %(default)s)",
+    )
+    p.add_argument(
+        "--weight-decay",
+        type=float,
+        default=1e-4,
+        help="L2 decay on the weights, not the biases (default: %(default)s)",
+    )
+    p.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.25,
+        help="share held out for testing, in (0, 1) (default: %(default)s)",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        default="float64",
+        help="network and data dtype (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the split, init and batches (default: %(default)s)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("reports"),
+        help="folder for the plot and the JSON summary (default: %(default)s)",
+    )
+    p.add_argument("--save", type=Path, default=None,
+                   help="also save the trained network here (.npz)")  # fmt: skip
+
+
+def split(
+    n: int, fraction: float, seed: int, labels: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, test); stratified by label when there are labels."""
+    rng = np.random.default_rng(seed)
+    if labels is None:
+        perm = rng.permutation(n)
+        k = round(n * fraction)
+        return perm[k:], perm[:k]
+    train_idx, test_idx = [], []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        k = round(len(idx) * fraction)
+        test_idx.append(idx[:k])
+        train_idx.append(idx[k:])
+    return rng.permutation(np.concatenate(train_idx)), np.sort(np.concatenate(test_idx))
+
+
+def _accuracy(net: MLP, X: FloatArray, labels: np.ndarray) -> float:
+    return float((net.predict(X).argmax(axis=1) == labels).mean())
+
+
+def _fit(net: MLP, Xs: FloatArray, task: Task, tr: np.ndarray, te: np.ndarray,
+         name: str, args: argparse.Namespace) -> Curves:  # fmt: skip
+    """Train ``net`` on rows ``tr``; the curves per epoch, held-out rows ``te``."""
+    import refbp
+
+    curves = Curves()
+    Y = task.Y
+    with Progress(f"training on {name}", total=args.epochs) as bar:
+
+        def on_epoch(epoch: int, value: float) -> None:
+            curves.test_loss.append(net.evaluate(Xs[te], Y[te]))
+            text = f"loss {value:.4f}  held-out {curves.test_loss[-1]:.4f}"
+            if task.labels is not None:
+                curves.train_accuracy.append(_accuracy(net, Xs[tr], task.labels[tr]))
+                curves.test_accuracy.append(_accuracy(net, Xs[te], task.labels[te]))
+                text += f"  accuracy {curves.test_accuracy[-1]:.3f}"
+            bar.advance(text=text)
+
+        curves.train_loss = refbp.train(
+            net, Xs[tr], Y[tr], lr=args.lr, batch_size=args.batch_size, epochs=args.epochs,
+            seed=args.seed, momentum=args.momentum, weight_decay=args.weight_decay,
+            on_epoch=on_epoch,
+        )  # fmt: skip
+    return curves
+
+
+def _checked(data: Dataset) -> None:
+    X, y = data.X, data.y
+    if X.ndim != 2 or len(X) == 0:
+        raise SystemExit(f"refbp train: X must be a non-empty 2-D array, got shape {X.shape}")
+    if len(y) != len(X):
+        raise SystemExit(f"refbp train: X has {len(X)} rows but the targets have {len(y)}")
+    if not np.isfinite(X).all():
+        bad = tuple(np.argwhere(~np.isfinite(X))[0].tolist())
+        raise SystemExit(f"refbp train: X must be finite, got {X[bad]} at index {bad}")
+
+
+def _split_checked(n: int, task: Task, args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
+    if not 0.0 < args.test_fraction < 1.0:
+        raise SystemExit(
+            f"refbp train: --test-fraction must be in (0, 1), got {args.test_fraction}"
+        )
+    tr, te = split(n, args.test_fraction, args.seed, task.labels)
+    if len(tr) == 0 or len(te) == 0:
+        raise SystemExit(
+            f"refbp train: {n} samples split into {len(tr)} for training and {len(te)} "
+            f"held out (--test-fraction {args.test_fraction}); both must be non-empty"
+        )
+    return tr, te
+
+
+def run(args: argparse.Namespace) -> int:
+    import refbp
+
+    start = time.perf_counter()
+    if args.dataset == "digits":
+        data = load_digits()
+    else:
+        data = load(args.data, args.target_column, args.delimiter, args.task)
+    _checked(data)
+    task = decide_task(data.y, args.task, data.target)
+    tr, te = _split_checked(len(data.X), task, args)
+    for line in describe(data, task):
+        print(line, flush=True)
+    X = data.X
+    # Standardise with training statistics only, so the held-out split stays unseen.
+    mu, sd = X[tr].mean(axis=0), X[tr].std(axis=0)
+    sd[sd == 0] = 1.0
+    Xs = (X - mu) / sd
+    loss = "softmax_cross_entropy" if task.classification else "mse"
+    sizes = [X.shape[1], *args.hidden, task.Y.shape[1]]
+    acts = [args.activation] * len(args.hidden) + ["identity"]
+    try:
+        net = refbp.MLP.init(sizes, acts, loss, dtype=np.dtype(args.dtype), seed=args.seed)
+        curves = _fit(net, Xs, task, tr, te, data.name, args)
+    except (refbp.RefbpError, ValueError) as exc:  # refbp's messages name the culprit
+        raise SystemExit(f"refbp train: {exc}") from None
+
+    summary: dict[str, Any] = {
+        "dataset": data.name,
+        "task": "classification" if task.classification else "regression",
+        "sizes": sizes,
+        "activations": acts,
+        "loss": loss,
+        "dtype": args.dtype,
+        "epochs": args.epochs,
+        "train_samples": len(tr),
+        "test_samples": len(te),
+        "final_train_loss": curves.train_loss[-1] if curves.train_loss else None,
+        "final_test_loss": curves.test_loss[-1] if curves.test_loss else None,
+    }
+    if task.classification:
+        assert task.classes is not None and task.labels is not None
+        summary["classes"] = [str(c) for c in task.classes.tolist()]
+        summary["train_accuracy"] = _accuracy(net, Xs[tr], task.labels[tr])
+        summary["test_accuracy"] = _accuracy(net, Xs[te], task.labels[te])
+    args.out.mkdir(parents=True, exist_ok=True)
+    png = args.out / f"train-{data.name}.png"
+    title = f"{data.name}: {sizes} {args.activation}, {loss}"
+    summary["plot"] = str(png) if plot(curves, png, title) else None
+    if args.save is not None:
+        summary["saved"] = str(refbp.save(net, args.save))
+    summary["seconds"] = round(time.perf_counter() - start, 3)
+    (args.out / f"train-{data.name}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    for k, v in summary.items():
+        if k == "classes" and len(v) > 8:
+            v = f"{len(v)} classes"
+        print(f"{k:>18}: {PLOT_SKIPPED if k == 'plot' and v is None else v}")
+    return 0
