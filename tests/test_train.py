@@ -237,3 +237,31 @@ def test_divergence_is_a_numerical_error_not_a_warning(dtype: type, lr: float) -
         warnings.simplefilter("error")  # a RuntimeWarning would fail here
         with pytest.raises(refbp.NumericalError, match=r"^train.*lower lr"):
             refbp.train(net, X, Y, lr=lr, batch_size=8, epochs=50)
+
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+XOR_Y = np.array([[0], [1], [1], [0]], dtype=float)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
+def test_xor_learns_with_the_documented_hyperparameters(seed: int) -> None:
+    """The recipe in refbp.train's docstring and the docs tutorial: [2, 3, 1], sigmoid
+    layers, mse, lr 3, full batch, 2000 epochs; every output on the right side and close."""
+    net = refbp.MLP.init([2, 3, 1], ["sigmoid", "sigmoid"], "mse", seed=seed)
+    history = refbp.train(net, XOR_X, XOR_Y, lr=3.0, batch_size=4, epochs=2000, seed=seed)
+    out = net.predict(XOR_X)
+    assert np.all(np.abs(out - XOR_Y) < 0.1), out.ravel()
+    assert history[-1] < 0.01 * history[0]
+
+
+def test_xor_does_not_learn_with_the_default_step() -> None:
+    """Why the recipe raises lr: with the defaults' lr 0.1 the outputs stay near 0.5."""
+    net = refbp.MLP.init([2, 3, 1], ["sigmoid", "sigmoid"], "mse", seed=0)
+    refbp.train(net, XOR_X, XOR_Y, lr=0.1, batch_size=4, epochs=2000, seed=0)
+    assert np.all(np.abs(net.predict(XOR_X) - 0.5) < 0.05)
+
+
+def test_the_contract_call_keeps_working() -> None:
+    X, Y = _data(40)
+    history = refbp.train(_fresh(), X, Y, lr=0.1, batch_size=32, epochs=10, seed=0)
+    assert len(history) == 10 and all(math.isfinite(h) for h in history)
