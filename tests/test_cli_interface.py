@@ -32,6 +32,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _options(parser: argparse.ArgumentParser) -> list[dict[str, Any]]:
+    options = []
+    for a in parser._actions:
+        if isinstance(a, (argparse._HelpAction, argparse._SubParsersAction)):
+            continue
+        options.append({
+            "flags": a.option_strings,
+            "dest": a.dest,
+            "action": type(a).__name__,
+            "default": _plain(a.default),
+            "choices": _plain(a.choices),
+            "nargs": a.nargs,
+            "type": getattr(a.type, "__name__", a.type),
+            "metavar": a.metavar,
+            "required": a.required,
+            "help": a.help,
+        })  # fmt: skip
+    return options
+
+
 def describe(parser: argparse.ArgumentParser | None = None) -> dict[str, Any]:
     """Every command's description and every option's declaration, as plain JSON data."""
     parser = parser or cli.build_parser()
@@ -39,31 +59,17 @@ def describe(parser: argparse.ArgumentParser | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "prog": parser.prog,
         "description": parser.description,
+        "epilog": parser.epilog,
         "usage": parser.format_usage().strip(),
+        "options": _options(parser),
         "commands": {},
     }
     helps = {a.dest: a.help for a in sub._choices_actions}
     for name, p in sub.choices.items():
-        options = []
-        for a in p._actions:
-            if isinstance(a, argparse._HelpAction):
-                continue
-            options.append({
-                "flags": a.option_strings,
-                "dest": a.dest,
-                "action": type(a).__name__,
-                "default": _plain(a.default),
-                "choices": _plain(a.choices),
-                "nargs": a.nargs,
-                "type": getattr(a.type, "__name__", a.type),
-                "metavar": a.metavar,
-                "required": a.required,
-                "help": a.help,
-            })  # fmt: skip
         out["commands"][name] = {
             "help": helps[name],
             "description": p.description,
-            "options": options,
+            "options": _options(p),
         }
     return out
 
@@ -84,12 +90,14 @@ def test_the_snapshot_is_of_the_real_interface() -> None:
     """The snapshot is not vacuous: it holds every command and their main flags."""
     want = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
     assert want["prog"] == "refbp"
-    assert want["usage"] == "usage: refbp [-h] COMMAND ..."
+    assert want["usage"] == "usage: refbp [-h] [--version] COMMAND ..."
+    assert [o["flags"] for o in want["options"]] == [["--version"]]
     assert set(want["commands"]) == set(cli._COMMANDS)
     flags = {c: {f for o in v["options"] for f in o["flags"]} for c, v in want["commands"].items()}
     assert {"--profile", "--json", "--report", "--jobs", "--pytest-args"} <= flags["verify"]
     assert {"--quick", "--peers", "--compare", "--out"} <= flags["bench"]
     assert {"--dataset", "--data", "--epochs", "--lr", "--save"} <= flags["train"]
+    assert {"--target-column", "--target", "--task", "--delimiter"} <= flags["train"]
     assert {"--only", "--jobs", "--list"} <= flags["mutate"]
     assert all(o["help"] for v in want["commands"].values() for o in v["options"])
 
@@ -113,6 +121,63 @@ def test_an_unknown_profile_is_refused(capsys: pytest.CaptureFixture[str]) -> No
         cli.build_parser().parse_args(["verify", "--profile", "fast"])
     assert e.value.code == 2
     assert "invalid choice: 'fast'" in capsys.readouterr().err
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import refbp
+
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out == f"refbp {refbp.__version__}\n" == "refbp 0.1.0\n"
+
+
+def test_the_installed_command_answers_version_and_help() -> None:
+    import subprocess
+
+    run = [sys.executable, "-m", "refbp.cli"]
+    done = subprocess.run([*run, "--version"], capture_output=True, text=True, check=True)
+    assert done.stdout == "refbp 0.1.0\n" and done.stderr == ""
+    done = subprocess.run([*run, "--help"], capture_output=True, text=True, check=True)
+    assert done.stdout.startswith("usage: refbp [-h] [--version] COMMAND ...")
+
+
+def _help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as e:
+        cli.main([*argv, "--help"])
+    assert e.value.code == 0
+    return " ".join(capsys.readouterr().out.split())  # argparse's wrapping undone
+
+
+def test_top_level_help_reads_as_sentences(capsys: pytest.CaptureFixture[str]) -> None:
+    text = _help([], capsys)
+    description = " ".join(cli._DESCRIPTION.split())
+    assert description in text and description.endswith(".")
+    assert description.startswith("refbp is ") and "``" not in text
+    assert all(f"`refbp {name}`" in description for name in cli._COMMANDS)
+    assert "commands: COMMAND" in text and "--version show program's version number" in text
+    assert text.endswith("Run `refbp COMMAND --help` for a command's options and their defaults.")
+
+
+def test_train_help_shows_every_default_and_the_activation_names(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import refbp
+
+    text = _help(["train"], capsys)
+    assert f"one of {', '.join(refbp.ACTIVATIONS)} (default: tanh)" in text
+    for shown in ("(default: [128])", "passes over the training split (default: 30)",
+                  "SGD learning rate (default: 0.1)", "(default: 32)", "(default: 0.9)",
+                  "(default: 0.0001)", "(default: 0.25)", "(default: float64)",
+                  "(default: 0)", "(default: reports)", "(default: a column named label, target, y or class, else the last)",
+                  "(default: detected among comma, semicolon and tab)",
+                  "--target-column NAME|INDEX, --target NAME|INDEX"):  # fmt: skip
+        assert shown in text, shown
+    parser = cli.build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for a in sub.choices["train"]._actions:  # every option with a default says it
+        if a.default not in (None, argparse.SUPPRESS) and a.option_strings:
+            assert "(default: " in str(a.help), a.option_strings
 
 
 if __name__ == "__main__":
