@@ -1,0 +1,1 @@
+"""The judge's self-checks: the oracle and the exact arbiter tested against each other."""
