@@ -210,9 +210,9 @@ def test_run_is_the_documented_recipe(
     printed = capsys.readouterr().out.splitlines()
     assert printed[-len(expected) :] == [f"{k:>18}: {v}" for k, v in expected.items()]
     assert printed[:4] == [
-        "data: d.npz",
+        "data: d.npz, arrays X and y",
         "  60 rows, 3 features",
-        "  target: y",
+        "  target: array 'y'",
         "  task: classification into 3 classes (3, 4, 5), softmax; guessed: the targets are "
         "integer labels; pass --task regression to fit them as numbers",
     ]  # what was understood comes before training

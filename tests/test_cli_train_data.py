@@ -19,6 +19,13 @@ import pytest
 from refbp.cli import main
 
 
+@pytest.fixture(autouse=True)
+def _no_plot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The learning curve is tested in test_cli_train.py; drawing it here (over a second a
+    run on the shared cores) would only make these tests of data reading slow."""
+    monkeypatch.setattr("refbp_tools.train.plot", lambda curves, path, title: False)
+
+
 def _blobs(n: int = 90) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(n, 3))
@@ -152,7 +159,7 @@ def test_the_task_can_be_forced(tmp_path: Path, capsys: pytest.CaptureFixture[st
     )
     np.savez(tmp_path / "p.npz", X=np.ones((4, 1)), y=np.array(["a", "b", "a", "b"]))
     assert _refused(tmp_path, "--data", str(tmp_path / "p.npz"), "--task", "regression") == (
-        "refbp train: --task regression needs numeric targets in y, got text such as 'a'"
+        "refbp train: --task regression needs numeric targets in array 'y', got text such as 'a'"
     )
     one = _write(tmp_path / "one.csv", ["a", "y"], [[0.0, 3], [1.0, 3], [2.0, 3]])
     assert _refused(tmp_path, "--data", str(one)) == (

@@ -147,5 +147,15 @@ def _write_outputs() -> None:
         print(f"wrote the outputs of {page.relative_to(REPO)}", file=sys.stderr)
 
 
+def test_the_licence_is_the_one_the_project_declares() -> None:
+    import tomllib
+
+    text = (REPO / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("MIT License\n\nCopyright (c) 2026 refbp contributors\n")
+    assert 'THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND' in text
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["license"] == {"text": "MIT"}
+
+
 if __name__ == "__main__":
     _write_outputs()

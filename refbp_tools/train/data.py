@@ -54,7 +54,8 @@ def load_digits() -> Dataset:
         ) from None
     d = sk_digits()
     X = np.asarray(d.data, dtype=np.float64) / 16.0  # pixel intensities 0..16 -> [0, 1]
-    return Dataset("digits", X, np.asarray(d.target), "scikit-learn's digits (8×8 images)")
+    source = "scikit-learn's digits, 8×8 images of handwritten digits"
+    return Dataset("digits", X, np.asarray(d.target), source, target="the digit shown, 0 to 9")
 
 
 def _load_npz(path: Path) -> Dataset:
@@ -74,7 +75,8 @@ def _load_npz(path: Path) -> Dataset:
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1 and y.dtype.kind in "biuUS":
         y = y[:, 0]  # one column of labels
-    return Dataset(path.stem, np.asarray(X, dtype=np.float64), y, f"{path.name}", target=key)
+    X = np.asarray(X, dtype=np.float64)
+    return Dataset(path.stem, X, y, f"{path.name}, arrays X and {key}", target=f"array {key!r}")
 
 
 def _load_csv(path: Path, target: str | None, delimiter: str | None, task: str | None) -> Dataset:
