@@ -260,10 +260,19 @@ def test_csv_columns_read_exactly(tmp_path: Path) -> None:
     assert load(one, None, None, None).X.tolist() == [[1, 2]]
     bom = tmp_path / "bom.csv"
     bom.write_bytes("a;b\r\n1,5;0\r\n2,5;1\r\n".encode("utf-8-sig"))  # Excel's semicolon export
-    with pytest.raises(
-        SystemExit, match=r"line 2, column 'a': expected a number \(a feature\), got '1,5'"
-    ):
+    with pytest.raises(SystemExit) as exc:
         load(bom, None, None, None)
+    assert str(exc.value) == (
+        f"refbp train: {bom} line 2, column 'a': expected a number (a feature), got '1,5'; "
+        "decimal commas are not read: write 1.5, not 1,5"
+    )
+    bom.write_text("a;y\n1.5;0,5\n2.5;1\n")  # a decimal comma in the target: not a class name
+    with pytest.raises(SystemExit) as exc:
+        load(bom, None, None, None)
+    assert str(exc.value).endswith(
+        "line 2, column 'y': expected a number (the target), got '0,5'; "
+        "decimal commas are not read: write 1.5, not 1,5"
+    )
 
 
 def test_npz_contents(tmp_path: Path) -> None:
@@ -347,3 +356,33 @@ def test_which_targets_are_guessed_to_be_labels(y: np.ndarray, labels: bool) -> 
     from refbp_tools.train.data import are_labels
 
     assert are_labels(y) is labels
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a,b,y\n", "has a header row (a, b, y) but no data rows"),
+        ("a;b;y\n1;2\n", "line 2: expected 3 cells like line 1, got 2"),
+        (
+            "",
+            "is empty; expected a header row and rows of comma-, semicolon- or tab-separated values",
+        ),
+    ],
+)
+def test_the_installed_command_prints_one_line_and_no_warning(
+    text: str, message: str, tmp_path: Path
+) -> None:
+    """As a user runs it: stderr is the one message (no traceback, no NumPy text, no
+    UserWarning naming a source file), exit code 1, nothing written."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "d.csv"
+    path.write_text(text)
+    done = subprocess.run(
+        [sys.executable, "-m", "refbp.cli", "train", "--data", str(path), "--out", "o"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == f"refbp train: {path} {message}\n"
+    assert not (tmp_path / "o").exists()

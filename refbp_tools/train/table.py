@@ -26,6 +26,7 @@ _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 # Cells read as a missing value rather than as text or NaN.
 _MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
 _INTEGER = re.compile(r"[+-]?\d+")
+_DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
 _SAMPLE_LINES = 50
 # Header names taken as the target when --target-column is not given (else the last column).
 TARGET_NAMES = frozenset(
@@ -121,13 +122,19 @@ class Table:
             try:
                 value = float(cell)
             except ValueError:
-                hint = (f"; if this column is the target, pass --target-column "
-                        f"{self.columns[col]}" if what == "a feature" else "")  # fmt: skip
+                hint = self._hint(cell, col, what)
                 raise self.fail(r, col, f"expected a number ({what}), got {cell!r}{hint}") from None
             if not math.isfinite(value):
                 raise self.fail(r, col, f"expected a finite number ({what}), got {cell!r}")
             out[r] = value
         return out
+
+    def _hint(self, cell: str, col: int, what: str) -> str:
+        if _DECIMAL_COMMA.fullmatch(cell):
+            return "; decimal commas are not read: write 1.5, not 1,5"
+        if what == "a feature":
+            return f"; if this column is the target, pass --target-column {self.columns[col]}"
+        return ""
 
     def labels(self, col: int) -> np.ndarray:
         """The target column as it is written: int64 when every cell is an integer, float64
@@ -140,8 +147,8 @@ class Table:
                                 "fill it in or drop the row")  # fmt: skip
         if all(_INTEGER.fullmatch(c) for c in cells):
             return np.array([int(c) for c in cells], dtype=np.int64)
-        if all(_is_number(c) for c in cells):
-            return self.numbers(col, "the target")
+        if all(_is_number(c) or _DECIMAL_COMMA.fullmatch(c) for c in cells):
+            return self.numbers(col, "the target")  # a decimal comma is refused there
         return np.array(cells)
 
 
