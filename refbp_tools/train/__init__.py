@@ -41,9 +41,19 @@ def _delimiter(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    import refbp
+# flag, type, default, help: the optimisation options, each shown with its default in --help
+_TRAINING: tuple[tuple[str, type, float, str], ...] = (
+    ("--epochs", int, 30, "passes over the training split"),
+    ("--lr", float, 0.1, "SGD learning rate"),
+    ("--batch-size", int, 32, "examples per SGD step"),
+    ("--momentum", float, 0.9, "momentum μ, 0 for plain SGD"),
+    ("--weight-decay", float, 1e-4, "L2 decay on the weights, not the biases"),
+    ("--test-fraction", float, 0.25, "share held out for testing, in (0, 1)"),
+    ("--seed", int, 0, "seed of the split, init and batches"),
+)
 
+
+def _data_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", choices=["digits"], help="a bundled dataset (needs scikit-learn)")
     src.add_argument("--data", type=Path, help=".npz (arrays X and y) or .csv file")
@@ -52,22 +62,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--target",
         dest="target_column",
         metavar="NAME|INDEX",
-        help="csv: the target column, by header name or index from 0 (default: a column "
-        "named label, target, y or class, else the last)",
+        help="csv: the target column, by header name or index from 0 (default: a "
+        "column named label, target, y or class, else the last)",
     )
     p.add_argument(
         "--task",
         choices=["classification", "regression"],
-        help="default: classification when the targets are labels (text, true/false "
-        "or integers), regression otherwise; the guess is printed",
+        help="default: classification when the targets are labels (text, "
+        "true/false or integers), regression otherwise; the guess is printed",
     )
-    p.add_argument(
-        "--delimiter",
-        type=_delimiter,
-        metavar="CHAR",
-        help=f"csv: the cell separator, one character or {', '.join(DELIMITERS)} "
-        "(default: detected among comma, semicolon and tab)",
-    )
+    p.add_argument("--delimiter", type=_delimiter, metavar="CHAR",
+                   help=f"csv: the cell separator, one character or {', '.join(DELIMITERS)} "
+                        "(default: detected among comma, semicolon and tab)")  # fmt: skip
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    import refbp
+
+    _data_arguments(p)
     p.add_argument(
         "--hidden",
         type=int,
@@ -83,45 +95,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="hidden activation, one of %(choices)s (default: %(default)s)",
     )
     p.add_argument(
-        "--epochs",
-        type=int,
-        default=30,
-        help="passes over the training split (default: %(default)s)",
-    )
-    p.add_argument("--lr", type=float, default=0.1, help="SGD learning rate (default: %(default)s)")
-    p.add_argument(
-        "--batch-size", type=int, default=32, help="examples per SGD step (default: %(default)s)"
-    )
-    p.add_argument(
-        "--momentum",
-        type=float,
-        default=0.9,
-        help="momentum μ, 0 for plain SGD (default: %(default)s)",
-    )
-    p.add_argument(
-        "--weight-decay",
-        type=float,
-        default=1e-4,
-        help="L2 decay on the weights, not the biases (default: %(default)s)",
-    )
-    p.add_argument(
-        "--test-fraction",
-        type=float,
-        default=0.25,
-        help="share held out for testing, in (0, 1) (default: %(default)s)",
-    )
-    p.add_argument(
         "--dtype",
         choices=["float32", "float64"],
         default="float64",
         help="network and data dtype (default: %(default)s)",
     )
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        help="seed of the split, init and batches (default: %(default)s)",
-    )
+    for flag, kind, default, text in _TRAINING:
+        p.add_argument(flag, type=kind, default=default, help=f"{text} (default: %(default)s)")
     p.add_argument(
         "--out",
         type=Path,

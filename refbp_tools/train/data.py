@@ -183,7 +183,7 @@ def decide_task(y: np.ndarray, requested: str | None, target: str) -> Task:
     return Task(True, Y, _why(y, True), guessed, classes, labels)
 
 
-def _names(values: list[str], limit: int = 8) -> str:
+def _names(values: list[str], limit: int = 10) -> str:
     shown = ", ".join(values[:limit])
     return shown if len(values) <= limit else f"{shown}, … ({len(values)} in all)"
 
