@@ -36,9 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command line: one subparser per command, its ``run`` as ``args._run``."""
     parser = argparse.ArgumentParser(prog="refbp", description=_DESCRIPTION, epilog=_EPILOG)
     parser.add_argument("--version", action="version", version=f"refbp {__version__}")
-    sub = parser.add_subparsers(
-        title="commands", dest="command", required=True, metavar="COMMAND"
-    )
+    sub = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
     for name, help_text in _COMMANDS.items():
         module = importlib.import_module(f"refbp_tools.{name}")
         p = sub.add_parser(name, help=help_text, description=help_text)
