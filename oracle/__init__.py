@@ -6,6 +6,8 @@
 * :mod:`oracle.network`   — the plain oracle: jitted per shape, obviously correct
 * :mod:`oracle.fast`      — the same results in padded buckets: a bounded number of compiles
 * :mod:`oracle.numeric`   — central finite differences: the check on the oracle itself
+* :mod:`oracle.engine`    — the verification engine: ``check_backprop(make)`` checks any
+  backprop implementation of the target protocol, ``check_case`` replays one case
 """
 
 import jax
@@ -57,6 +59,12 @@ from oracle.network import (  # noqa: E402
 )
 from oracle.numeric import numeric_backprop  # noqa: E402
 
+# The engine needs Hypothesis (the verify extra); the oracle itself does not.
+try:
+    from oracle.engine import check_backprop, check_case  # noqa: E402
+except ImportError:  # pragma: no cover - an oracle-only install
+    pass
+
 __all__ = [
     "ACTIVATIONS",
     "ACTIVATION_NAMES",
@@ -79,6 +87,8 @@ __all__ = [
     "backprop_fast",
     "backprop_fast_async",
     "backprop_many",
+    "check_backprop",
+    "check_case",
     "buckets_for",
     "cache_hit_count",
     "compile_count",

@@ -1,0 +1,243 @@
+"""The cases the engine checks, and the Hypothesis strategies that draw them.
+
+A network case is drawn structure first (depth, widths, batch, an activation per layer, a
+loss, a dtype, all within the target's :class:`~oracle.engine.protocol.Capabilities`), then
+the numbers that fill it: a seed for NumPy's generator plus the scales and the share of
+exact zeros, drawn by Hypothesis so that it can shrink them.  Drawing numbers from a seed
+rather than entry by entry keeps examples cheap while Hypothesis still controls what
+matters: shapes, names, scales, zeros (which put pre-activations exactly on the kinks) and
+saturation.  Random draws never contain subnormals (XLA flushes them to zero under jit;
+``_no_subnormals`` checks).
+
+Kink cases are built on purpose: W = I and b = 0 make the first layer's z equal to X, so
+chosen entries of X land exactly on each kink.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import strategies as st
+
+from oracle.domains import PROBABILITY_OUTPUT_LOSSES, TARGET_KINDS
+from oracle.engine.protocol import Capabilities
+from oracle.functions import ACTIVATION_SPECS
+
+__all__ = [
+    "Case",
+    "Structure",
+    "fill",
+    "kink_case",
+    "network_groups",
+    "structures",
+    "targets",
+]
+
+
+@dataclass(frozen=True)
+class Structure:
+    sizes: tuple[int, ...]  # (n_in, n_1, ..., n_out)
+    activations: tuple[str, ...]
+    loss: str
+    dtype: str
+    batch: int
+
+    @property
+    def depth(self) -> int:
+        return len(self.activations)
+
+
+@dataclass(frozen=True)
+class Case:
+    """A network and a batch: ``weights[l] (n_l, n_{l+1})``, ``X (B, n_0)``, ``Y (B, n_L)``,
+    every array in ``structure.dtype``."""
+
+    structure: Structure
+    weights: list[np.ndarray] = field(repr=False)
+    biases: list[np.ndarray] = field(repr=False)
+    X: np.ndarray = field(repr=False)
+    Y: np.ndarray = field(repr=False)
+    seed: int = 0
+    scales: tuple[float, float] = (1.0, 1.0)  # (weight gain, input scale)
+    zero_share: float = 0.0
+    kind: str = "random"
+
+    @property
+    def arrays(self) -> list[np.ndarray]:
+        return [*self.weights, *self.biases, self.X, self.Y]
+
+    def describe(self) -> str:
+        s = self.structure
+        return (
+            f"sizes={list(s.sizes)}, activations={list(s.activations)}, loss={s.loss!r}, "
+            f"dtype={s.dtype}, batch={s.batch}"
+        )
+
+    def __repr__(self) -> str:  # what Hypothesis prints for a falsifying example
+        return (
+            f"Case({self.describe()}, seed={self.seed}, gain={self.scales[0]}, "
+            f"x_scale={self.scales[1]}, zero_share={self.zero_share}, kind={self.kind!r})"
+        )
+
+
+# Strategy objects are cached: one made afresh on every draw costs Hypothesis a validation
+# each time (a third of the cost of drawing a network case).
+@functools.cache
+def _up_to(n: int) -> st.SearchStrategy[int]:
+    return st.integers(1, n)
+
+
+@functools.cache
+def _choice(options: tuple[object, ...]) -> st.SearchStrategy[object]:
+    return st.sampled_from(options)
+
+
+def _outputs(caps: Capabilities, loss: str, n_out: int) -> tuple[str, ...]:
+    choices = caps.outputs_for(loss)
+    if loss in PROBABILITY_OUTPUT_LOSSES and n_out == 1:
+        # a softmax over one unit is exactly 1: the loss is infinite for every y < 1
+        choices = tuple(c for c in choices if c != "softmax")
+    return choices
+
+
+@st.composite
+def structures(draw: st.DrawFn, caps: Capabilities, loss: str, dtype: str) -> Structure:
+    """A structure within ``caps`` for ``loss`` and ``dtype``."""
+    depth = draw(_up_to(caps.max_depth))
+    if caps.square:
+        sizes = (draw(_up_to(caps.max_width)),) * (depth + 1)
+    else:
+        sizes = tuple(draw(_up_to(caps.max_width)) for _ in range(depth + 1))
+    if caps.uniform_hidden and depth > 1:
+        hidden = (draw(_choice(caps.activations)),) * (depth - 1)
+    else:
+        hidden = tuple(draw(_choice(caps.activations)) for _ in range(depth - 1))
+    choices = _outputs(caps, loss, sizes[-1])
+    if not choices:  # only a softmax was allowed, over one unit: widen the output layer
+        sizes = (*sizes[:-1], 2) if not caps.square else (2,) * (depth + 1)
+        choices = _outputs(caps, loss, 2)
+    out = draw(_choice(choices))
+    batch = draw(_up_to(caps.max_batch))
+    return Structure(sizes, (*(str(h) for h in hidden), str(out)), loss, dtype, batch)
+
+
+def _no_subnormals(a: np.ndarray) -> np.ndarray:
+    tiny = np.finfo(a.dtype).tiny
+    if ((a != 0) & (np.abs(a) < tiny)).any():
+        raise AssertionError("a random draw produced a subnormal")
+    return a
+
+
+def targets(rng: np.random.Generator, loss: str, shape: tuple[int, int]) -> np.ndarray:
+    """Float64 targets valid for ``loss``: reals, numbers in [0, 1], or probability rows."""
+    kind = TARGET_KINDS[loss]
+    B, n_out = shape
+    if kind == "real":
+        return rng.normal(0.0, 1.0, shape)
+    if kind == "unit_interval":
+        y = rng.uniform(0.0, 1.0, shape)
+        # the ends of the interval are valid and exercise the log terms' edges
+        y[rng.random(shape) < 0.2] = 0.0
+        y[rng.random(shape) < 0.2] = 1.0
+        return y
+    if rng.random() < 0.5:  # probability rows: half one-hot, half soft
+        return np.eye(n_out)[rng.integers(0, n_out, B)]
+    p = rng.gamma(1.0, 1.0, shape) + 1e-3
+    rows: np.ndarray = p / p.sum(axis=1, keepdims=True)
+    return rows
+
+
+def fill(s: Structure, seed: int, gain: float, x_scale: float, zero_share: float) -> Case:
+    """The numbers of a case: drawn in float64, then rounded once to the case's dtype.
+
+    Weights ~ N(0, gain²/fan_in) keep every pre-activation's spread near gain·x_scale, so
+    units are neither all saturated nor all linear.  ``zero_share`` of the inputs and biases
+    are exactly 0: a row of zero inputs with zero biases puts z exactly on the kinks.
+    """
+    rng = np.random.default_rng(seed)
+    ws, bs = [], []
+    for fan_in, fan_out in zip(s.sizes[:-1], s.sizes[1:], strict=True):
+        ws.append(rng.normal(0.0, gain / np.sqrt(fan_in), (fan_in, fan_out)))
+        b = rng.normal(0.0, 0.5, fan_out)
+        b[rng.random(fan_out) < zero_share] = 0.0
+        bs.append(b)
+    X = rng.normal(0.0, x_scale, (s.batch, s.sizes[0]))
+    X[rng.random(X.shape) < zero_share] = 0.0
+    if zero_share > 0 and s.batch > 1:
+        X[rng.integers(0, s.batch)] = 0.0  # at least one all-zero row
+    Y = targets(rng, s.loss, (s.batch, s.sizes[-1]))
+    cast = [_no_subnormals(np.asarray(a, dtype=s.dtype)) for a in (*ws, *bs, X, Y)]
+    L = s.depth
+    return Case(s, cast[:L], cast[L : 2 * L], cast[-2], cast[-1], seed, (gain, x_scale), zero_share)
+
+
+# (seed, weight gain, input scale, share of exact zeros).  Built once.
+FILLINGS = st.tuples(
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([1.0, 0.5, 2.0]),
+    st.sampled_from([1.0, 0.1, 3.0]),
+    st.sampled_from([0.0, 0.25, 1.0]),
+)
+
+
+@st.composite
+def _groups(draw: st.DrawFn, size: int, structure: st.SearchStrategy[Structure]) -> list[Case]:
+    s = draw(structure)
+    return [fill(s, *draw(FILLINGS)) for _ in range(size)]
+
+
+@functools.cache
+def network_groups(
+    caps: Capabilities, loss: str, dtype: str, size: int
+) -> st.SearchStrategy[list[Case]]:
+    """``size`` networks of one drawn structure, each with its own parameters and data.
+
+    What a group shares is only Hypothesis's per-example overhead (a few ms, more than
+    checking a small network costs); every network in it is a separate, fully checked case.
+    """
+    return _groups(size, structures(caps, loss, dtype))
+
+
+def kink_values(kink: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Entries for one row of z: the kink itself in every other place, random values between."""
+    row = rng.normal(0.0, 1.0, n)
+    row[::2] = kink
+    return row
+
+
+def kink_case(
+    caps: Capabilities, activation: str, loss: str, dtype: str, width: int, batch: int, seed: int
+) -> Case | None:
+    """A network whose first layer has W = I, b = 0, so z¹ = X, and X sits on the kinks.
+
+    The first layer carries ``activation``; if the target does not take it as an output (or
+    ``loss`` needs probabilities) a second layer with a supported output activation follows.
+    None if the target's capabilities leave no such network.
+    """
+    kinks = ACTIVATION_SPECS[activation].kinks
+    if not kinks:
+        return None
+    rng = np.random.default_rng(seed)
+    n = min(width, caps.max_width)
+    B = min(batch, caps.max_batch)
+    outputs = _outputs(caps, loss, n)
+    if activation in outputs:
+        acts: tuple[str, ...] = (activation,)
+    elif activation in caps.activations and outputs and caps.max_depth >= 2:
+        acts = (activation, outputs[int(rng.integers(len(outputs)))])
+    else:
+        return None
+    sizes = (n,) * (len(acts) + 1)
+    X = np.stack([kink_values(kinks[int(rng.integers(len(kinks)))], n, rng) for _ in range(B)])
+    ws = [np.eye(n)]
+    bs = [np.zeros(n)]
+    if len(acts) == 2:
+        ws.append(rng.normal(0.0, 1.0 / np.sqrt(n), (n, n)))
+        bs.append(rng.normal(0.0, 0.5, n))
+    s = Structure(sizes, acts, loss, dtype, B)
+    Y = targets(rng, loss, (B, n))
+    cast = [np.asarray(a, dtype=dtype) for a in (*ws, *bs, X, Y)]
+    L = len(acts)
+    return Case(s, cast[:L], cast[L : 2 * L], cast[-2], cast[-1], seed, kind="kink")

@@ -1,0 +1,314 @@
+"""One case through one target: every property the engine asks of a single backprop call.
+
+``check_case`` builds the target's network for the case, calls ``backprop`` and demands, in
+order: that it ran; that no argument was mutated; that every returned quantity has the
+parameters' shape; that the values agree with the oracle within the tolerance model (a
+small case the target and JAX disagree on is arbitrated in exact arithmetic); that they are
+in the parameters' dtype; and, when asked, that a second call returns the same bits.  A
+violation raises :class:`Disagreement`, which carries everything a report and a diagnosis
+need.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from oracle.engine import arbiter
+from oracle.engine.cases import Case
+from oracle.engine.diagnosis import NONE, Diagnosis, diagnose
+from oracle.engine.protocol import ProtocolError, Target, TargetResult, Unsupported
+from oracle.engine.reference import dispatch, representable, sensitivity
+from oracle.engine.tolerance import (
+    FAMILIES,
+    Measurement,
+    Quantity,
+    Sensitivity,
+    judge,
+    quantities,
+    unit_roundoff,
+    wrong_shapes,
+)
+from oracle.fast import PendingResult, forward_fast
+from oracle.functions import ACTIVATION_SPECS
+from oracle.network import OracleResult
+
+__all__ = ["Disagreement", "Outcome", "check_case"]
+
+
+@dataclass
+class Outcome:
+    """How a case ended when it did not disagree."""
+
+    kind: str  # checked | unsupported | unrepresentable | kink_ambiguous | arbitrated | expected
+    measurements: list[Measurement] = field(default_factory=list)
+    returned: tuple[str, ...] = ()
+    expected_id: str | None = None
+
+
+class Disagreement(AssertionError):
+    """A target broke a property on a case.  ``diagnosis()`` names the mistake (computed once)."""
+
+    def __init__(
+        self,
+        prop: str,
+        case: Case,
+        message: str,
+        *,
+        quantity: Quantity | None = None,
+        measurement: Measurement | None = None,
+        measurements: Sequence[Measurement] = (),
+        got: TargetResult | None = None,
+        ref: OracleResult | None = None,
+        families: Sequence[str] = (),
+        shapes: Sequence[Quantity] = (),
+        sens: Callable[[], Sensitivity] | None = None,
+        rerun: Callable[[Case], tuple[Any, OracleResult] | None] | None = None,
+        arbitration: str | None = None,
+        diagnosis: Diagnosis | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.prop = prop
+        self.case = case
+        self.message = message
+        self.quantity = quantity
+        self.measurement = measurement
+        self.measurements = list(measurements)
+        self.got = got
+        self.ref = ref
+        self.families = tuple(families)
+        self.shapes = tuple(shapes)
+        self.arbitration = arbitration
+        self._sens = sens
+        self._rerun = rerun
+        self._diagnosis = diagnosis
+
+    def diagnosis(self) -> Diagnosis:
+        if self._diagnosis is None:
+            if self.got is None or self.ref is None or self._sens is None:
+                self._diagnosis = NONE
+            else:
+                self._diagnosis = diagnose(
+                    self.case,
+                    self.got,
+                    self.ref,
+                    self.measurements,
+                    families=self.families,
+                    sensitivity=self._sens,
+                    shapes=self.shapes,
+                    rerun=self._rerun,
+                )
+        return self._diagnosis
+
+
+def _once(f: Callable[[], Sensitivity]) -> Callable[[], Sensitivity]:
+    memo: list[Sensitivity] = []
+
+    def get() -> Sensitivity:
+        if not memo:
+            memo.append(f())
+        return memo[0]
+
+    return get
+
+
+def _same(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> int | None:
+    """Index of the first array that differs (bits and dtype), or None."""
+    for i, (x, y) in enumerate(zip(a, b, strict=True)):
+        if x.dtype != y.dtype or x.shape != y.shape or not np.array_equal(x, y, equal_nan=True):
+            return i
+    return None
+
+
+def _run(target: Target, case: Case) -> tuple[Any, list[np.ndarray], TargetResult]:
+    """Build and call the target on copies; returns (net, the copies handed over, result)."""
+    s = case.structure
+    handed = [np.array(a) for a in case.arrays]
+    L = s.depth
+    try:
+        net = target.make(
+            weights=handed[:L],
+            biases=handed[L : 2 * L],
+            activations=list(s.activations),
+            loss=s.loss,
+        )
+    except NotImplementedError as exc:
+        raise Unsupported(str(exc)) from None
+    return net, handed, target.backprop(net, handed[-2], handed[-1])
+
+
+def kink_ambiguous(case: Case) -> bool:
+    """Does some exact z lie within rounding reach of a kink without sitting on it exactly?
+
+    A pre-activation closer to a kink than the target's dtype can resolve (c·u times the
+    magnitude of its terms, or below the smallest normal number) may round onto the other
+    side in the target: there the derivatives differ legitimately, by the kink's jump.  The
+    same holds for l1 where an output is within rounding of its target.
+    """
+    s = case.structure
+    trace = forward_fast(case.weights, case.biases, list(s.activations), case.X)
+    a_in = np.abs(np.asarray(case.X, np.float64))
+    u = unit_roundoff(s.dtype)
+    tiny = float(np.finfo(s.dtype).tiny)
+    grow = 16 * u * (s.depth + 1) * math.sqrt(max(*s.sizes, s.batch))
+    for i, name in enumerate(s.activations):
+        z = trace.pre_activations[i]
+        terms = a_in @ np.abs(np.asarray(case.weights[i], np.float64)) + np.abs(
+            np.asarray(case.biases[i], np.float64)
+        )
+        reach = np.maximum(grow * terms, tiny)
+        for k in ACTIVATION_SPECS[name].kinks:
+            near = (np.abs(z - k) <= reach) & (terms > 0)
+            if near.any():
+                return True
+        a_in = np.abs(trace.activations[i])
+    if s.loss == "l1":
+        out, y = trace.activations[-1], np.asarray(case.Y, np.float64)
+        if (np.abs(out - y) <= grow * (np.abs(out) + np.abs(y))).any():
+            return True
+    return False
+
+
+def _families(res: TargetResult) -> tuple[str, ...]:
+    present = res.returned()
+    return tuple(f for f in FAMILIES if f in ("loss", "grad_W", "grad_b") or f in present)
+
+
+def _first_bad(ms: Sequence[Measurement]) -> Measurement:
+    return next(m for m in ms if not m.passed)
+
+
+def check_case(
+    target: Target,
+    case: Case,
+    *,
+    pending: PendingResult | None = None,
+    repeat: bool = False,
+    prop: str = "agreement",
+    expected: Callable[[Disagreement], str | None] | None = None,
+) -> Outcome:
+    """Check ``case`` on ``target``; raise :class:`Disagreement` unless every property holds.
+
+    ``pending`` is the oracle's result if already dispatched.  ``expected`` maps a
+    disagreement to the id of a known deviation it matches (then it is counted, not raised).
+    """
+    if pending is None:
+        pending = dispatch(case)
+    try:
+        return _check(target, case, pending, repeat, prop)
+    except Disagreement as d:
+        if expected is not None:
+            matched = expected(d)
+            if matched is not None:
+                return Outcome("expected", expected_id=matched)
+        raise
+
+
+def _check(target: Target, case: Case, pending: PendingResult, repeat: bool, prop: str) -> Outcome:
+    s = case.structure
+    try:
+        net, handed, got = _run(target, case)
+    except Unsupported:
+        pending.result()
+        return Outcome("unsupported")
+    except Exception as exc:
+        ref = pending.result()
+        if not representable(case, ref):
+            return Outcome("unrepresentable")
+        if isinstance(exc, ProtocolError):
+            raise
+        raise Disagreement("runs", case, f"the target raised {type(exc).__name__}: {exc}") from exc
+    ref = pending.result()
+    if not representable(case, ref):
+        return Outcome("unrepresentable")
+    moved = _same(case.arrays, handed)
+    if moved is not None:
+        names = [
+            *(f"weights[{i}]" for i in range(s.depth)),
+            *(f"biases[{i}]" for i in range(s.depth)),
+            "X",
+            "Y",
+        ]
+        raise Disagreement("not_mutated", case, f"the target changed its argument {names[moved]}")
+    families = _families(got)
+    bad_shapes = wrong_shapes(got, ref, families)
+    sens = _once(lambda: sensitivity(case, ref))
+
+    def rerun(variant: Case) -> tuple[Any, OracleResult] | None:
+        try:
+            return _run(target, variant)[2], dispatch(variant).result()
+        except Exception:
+            return None
+
+    if bad_shapes:
+        q = bad_shapes[0]
+        got_q = dict(quantities(got, families)).get(q, np.empty(0))
+        ref_q = dict(quantities(ref, families)).get(q, np.empty(0))
+        raise Disagreement(
+            "shapes",
+            case,
+            f"{q.label} has shape {np.shape(got_q)}, the parameters need {np.shape(ref_q)}",
+            quantity=q,
+            got=got,
+            ref=ref,
+            families=families,
+            shapes=bad_shapes,
+            sens=sens,
+        )
+    width = max(*s.sizes, s.batch)
+    ms = judge(
+        got, ref, dtype=s.dtype, depth=s.depth, width=width, families=families, sensitivity=sens
+    )
+    outcome = "checked"
+    if not all(m.passed for m in ms):
+        if kink_ambiguous(case):
+            return Outcome("kink_ambiguous", ms, got.returned())
+        verdict = arbiter.arbitrate(case, got, families, ms)
+        if verdict is not None and verdict.target_passes:
+            outcome = "arbitrated"
+            ms = verdict.measurements
+        else:
+            m = _first_bad(ms)
+            raise Disagreement(
+                prop,
+                case,
+                f"{m.quantity.label}: ‖target − oracle‖ = {m.error:.3e} > allowed {m.bound:.3e}",
+                quantity=m.quantity,
+                measurement=m,
+                measurements=ms,
+                got=got,
+                ref=ref,
+                families=families,
+                sens=sens,
+                rerun=rerun,
+                arbitration=None if verdict is None else verdict.summary,
+            )
+    wrong_dtype = [
+        (q, np.asarray(r).dtype)
+        for q, r in quantities(got, families)
+        if q.family != "loss" and np.asarray(r).dtype != np.dtype(s.dtype)
+    ]
+    if wrong_dtype:
+        q, dt = wrong_dtype[0]
+        raise Disagreement(
+            "dtype", case, f"{q.label} came back as {dt} for a {s.dtype} network", quantity=q
+        )
+    if repeat:
+        again = target.backprop(net, np.array(case.X), np.array(case.Y))
+        first = [a for _, a in quantities(got, families)]
+        second = [a for _, a in quantities(again, families)]
+        differs = _same(first, second)
+        if differs is not None:
+            q = quantities(got, families)[differs][0]
+            raise Disagreement(
+                "repeatable",
+                case,
+                f"a second backprop(X, Y) on the same network changed {q.label} "
+                "(state kept between calls, e.g. gradients accumulated)",
+                quantity=q,
+            )
+    return Outcome(outcome, ms, got.returned())

@@ -1,0 +1,120 @@
+"""The exact property: small networks at every scale up to saturation against exact arithmetic.
+
+The JAX oracle loses digits in saturation (1 − tanh² is 0 once tanh rounds to ±1), so it
+cannot hold a target to more than its own digits there.  On networks small enough for
+``oracle.exact`` (depth ≤ 3, widths ≤ 6, batch ≤ 4) the reference is the exact answer
+instead, and the bound's sensitivity s is measured in exact arithmetic too: what the
+case's conditioning allows, not what any implementation's formulas lose.  Weight gains
+reach |z| of about 40 (float64) and 15 (float32), where sigmoid and tanh saturate.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import replace
+
+from hypothesis import strategies as st
+
+from oracle.engine import check as checks
+from oracle.engine.arbiter import exact_module, exact_reference
+from oracle.engine.cases import Case, fill, structures
+from oracle.engine.check import Disagreement, Outcome, kink_ambiguous
+from oracle.engine.protocol import Capabilities, ProtocolError, Target, Unsupported
+from oracle.engine.reference import representable
+from oracle.engine.tolerance import judge, wrong_shapes
+
+__all__ = ["available", "check_exact", "exact_cases"]
+
+GAINS = {"float64": (1.0, 5.0, 20.0, 40.0), "float32": (1.0, 5.0, 15.0)}
+
+
+def available() -> bool:
+    return exact_module() is not None
+
+
+def _small(caps: Capabilities) -> Capabilities:
+    exact = exact_module()
+    limits = getattr(exact, "SMALL", {"max_depth": 3, "max_width": 6, "max_batch": 4})
+    return replace(
+        caps,
+        max_depth=min(caps.max_depth, int(limits["max_depth"])),
+        max_width=min(caps.max_width, int(limits["max_width"])),
+        max_batch=min(caps.max_batch, int(limits["max_batch"])),
+    )
+
+
+@st.composite
+def _cases(draw: st.DrawFn, caps: Capabilities, dtype: str) -> Case:
+    loss = draw(st.sampled_from(caps.losses_usable()))
+    s = draw(structures(caps, loss, dtype))
+    seed = draw(st.integers(0, 2**32 - 1))
+    gain = draw(st.sampled_from(GAINS[dtype]))
+    zeros = draw(st.sampled_from([0.0, 0.25]))
+    return fill(s, seed, gain, 1.0, zeros)
+
+
+@functools.cache
+def exact_cases(caps: Capabilities, dtype: str) -> st.SearchStrategy[Case]:
+    """Small cases within ``caps`` for exact arithmetic, any loss, scales up to saturation."""
+    return _cases(_small(caps), dtype)
+
+
+def check_exact(
+    target: Target, case: Case, *, expected: Callable[[Disagreement], str | None] | None = None
+) -> Outcome:
+    """Judge ``target`` on ``case`` against exact arithmetic; raise Disagreement if it fails."""
+    try:
+        return _check(target, case)
+    except Disagreement as d:
+        matched = expected(d) if expected is not None else None
+        if matched is not None:
+            return Outcome("expected", expected_id=matched)
+        raise
+
+
+def _check(target: Target, case: Case) -> Outcome:
+    found = exact_reference(case)
+    if found is None:
+        return Outcome("unsupported")
+    ref, sens = found
+    if not representable(case, ref):
+        return Outcome("unrepresentable")
+    try:
+        _, _, got = checks._run(target, case)
+    except Unsupported:
+        return Outcome("unsupported")
+    except ProtocolError:
+        raise
+    except Exception as exc:
+        raise Disagreement("runs", case, f"the target raised {type(exc).__name__}: {exc}") from exc
+    families = checks._families(got)
+    if wrong_shapes(got, ref, families):
+        return checks.check_case(target, case, prop="exact")  # the oracle path reports shapes
+    s = case.structure
+    ms = judge(
+        got,
+        ref,
+        dtype=s.dtype,
+        depth=s.depth,
+        width=max(*s.sizes, s.batch),
+        families=families,
+        sensitivity=lambda: sens,
+    )
+    if all(m.passed for m in ms):
+        return Outcome("checked", ms, got.returned())
+    if kink_ambiguous(case):
+        return Outcome("kink_ambiguous", ms, got.returned())
+    m = next(m for m in ms if not m.passed)
+    raise Disagreement(
+        "exact",
+        case,
+        f"{m.quantity.label}: ‖target − exact‖ = {m.error:.3e} > allowed {m.bound:.3e}",
+        quantity=m.quantity,
+        measurement=m,
+        measurements=ms,
+        got=got,
+        ref=ref,
+        families=families,
+        sens=lambda: sens,
+    )

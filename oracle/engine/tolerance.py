@@ -1,0 +1,260 @@
+"""The tolerance model: how far a target's result may lie from the reference's.
+
+A target's result r for a quantity q (the loss, each δˡ, ∂C/∂Wˡ, ∂C/∂bˡ, ∂C/∂X) is compared
+with the reference's o (the float64 JAX oracle, or the exact arbiter) normwise:
+
+    ‖r − o‖  ≤  c · u · (L + 1) · √n · max(‖o‖, s, M, χ‖o‖ for the loss)        (1)
+
+Every term is a property of the case and of the target's dtype, never of a formula some
+implementation happens to use:
+
+* u is the unit roundoff of the target's dtype (2⁻²⁴ float32, 2⁻⁵³ float64).
+* L + 1 counts the rounding stages an error passes through (L layers and the loss); √n the
+  typical growth of rounding in a length-n sum, n the widest layer or the batch, whichever
+  is larger (the batch is summed over in ∂C/∂W and ∂C/∂b).
+* s is the quantity's measured sensitivity to its inputs: the reference is re-evaluated on
+  copies of the parameters, data and targets perturbed by relative amounts ±ρ (ρ = 64u,
+  random signs) and s = maxₖ ‖qₖ − o‖ / ρ.  s is what rounding the inputs to dtype (which
+  every target must do) can move the result by; where q is well conditioned s ≈ ‖o‖ and
+  (1) is a relative bound; where q cancels (a gradient near zero, a kink crossed by
+  rounding) s grows and (1) grows with it.
+* M is the magnitude of the terms the quantity sums, the classic componentwise bound
+  |fl(A B) − A B| ≤ γ |A| |B|: ‖Σ_B |δˡ|‖ for ∂C/∂bˡ, ‖|aˡ⁻¹|ᵀ |δˡ|‖ for ∂C/∂Wˡ,
+  ‖|δ¹| |W¹|ᵀ‖ for ∂C/∂X and ‖(|δˡ⁺¹| |Wˡ⁺¹|ᵀ) ⊙ |σ'(zˡ)|‖ for δˡ, propagated from the
+  output's |∇ₐC| (softmax: the terms a ⊙ (|g| + Σ|g| a) of its VJP).  Where a sum cancels
+  (a bias gradient over a balanced batch is exactly 0), rounding is relative to the terms,
+  not to the tiny result, and multiplicative perturbations cannot show that when the inputs
+  are exact zeros.
+* χ, for the loss value only, is C's measured sensitivity to rounding the output aᴸ alone by
+  ±ρ: the protocol's network produces aᴸ in its dtype and the loss is a function of aᴸ, so
+  a binary cross-entropy on a probability within a few ulps of 1 is ill-conditioned for
+  every target.  Gradients get no such allowance: ∂C/∂z is a function of z, and a target
+  whose δᴸ inherits the rounding of aᴸ (∇ₐC from the rounded a times σ' from z) is wrong.
+* c = 16 = 2 × 4 × 2: both sides round (the reference's float64 error is part of every
+  float64 comparison); vectorised transcendentals are accurate to a few ulps, not half an
+  ulp; and 2 for the random-sign estimate of s.
+
+s, M and χ cost more reference evaluations, so they are only computed when the cheaper
+bound with s = M = 0, χ = 1 (a pure relative bound) fails; that bound is never looser than
+(1) itself.  Every report shows the worst ratio ‖r − o‖ / bound seen, so the slack is visible.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+
+__all__ = [
+    "PERTURBATION_ULPS",
+    "SAFETY",
+    "Measurement",
+    "Quantity",
+    "Reference",
+    "Sensitivity",
+    "bound_factor",
+    "judge",
+    "norm",
+    "perturbation",
+    "perturbed_copies",
+    "quantities",
+    "unit_roundoff",
+    "wrong_shapes",
+]
+
+SAFETY = 16.0
+PERTURBATION_ULPS = 64.0
+FAMILIES = ("loss", "delta", "grad_W", "grad_b", "grad_X")
+
+
+class Reference(Protocol):
+    """What the reference says about a case (the oracle's OracleResult has these fields)."""
+
+    @property
+    def loss(self) -> float: ...
+    @property
+    def deltas(self) -> list[Any]: ...
+    @property
+    def grad_weights(self) -> list[Any]: ...
+    @property
+    def grad_biases(self) -> list[Any]: ...
+    @property
+    def grad_input(self) -> Any: ...
+
+
+def unit_roundoff(dtype: Any) -> float:
+    return float(np.finfo(dtype).eps) / 2.0
+
+
+def perturbation(dtype: Any) -> float:
+    return PERTURBATION_ULPS * unit_roundoff(dtype)
+
+
+def bound_factor(dtype: Any, depth: int, width: int) -> float:
+    """c · u · (L + 1) · √n of (1)."""
+    return SAFETY * unit_roundoff(dtype) * (depth + 1) * math.sqrt(width)
+
+
+class Quantity(NamedTuple):
+    family: str  # loss | delta | grad_W | grad_b | grad_X
+    layer: int | None  # 1-based (the equations' l), None for the loss and ∂C/∂X
+
+    @property
+    def label(self) -> str:
+        names = {"loss": "C", "delta": "δ", "grad_W": "∂C/∂W", "grad_b": "∂C/∂b", "grad_X": "∂C/∂X"}
+        return (
+            names[self.family]
+            if self.layer is None
+            else f"{names[self.family]} of layer {self.layer}"
+        )
+
+
+def quantities(r: Any, families: Sequence[str] = FAMILIES) -> list[tuple[Quantity, np.ndarray]]:
+    """The quantities of a result among ``families``, output side first (errors flow that way).
+
+    ``r`` has the fields of :class:`Reference`; a field that is None is skipped.
+    """
+    out: list[tuple[Quantity, np.ndarray]] = []
+    if "loss" in families:
+        out.append((Quantity("loss", None), np.asarray(r.loss, dtype=np.float64)))
+    L = len(r.grad_weights)
+    fields = (("delta", r.deltas), ("grad_W", r.grad_weights), ("grad_b", r.grad_biases))
+    for i in range(L - 1, -1, -1):
+        for family, values in fields:
+            if family in families and values is not None:
+                out.append((Quantity(family, i + 1), np.asarray(values[i])))
+    if "grad_X" in families and r.grad_input is not None:
+        out.append((Quantity("grad_X", None), np.asarray(r.grad_input)))
+    return out
+
+
+def wrong_shapes(got: Any, ref: Any, families: Sequence[str]) -> list[Quantity]:
+    """The quantities whose shape differs from the reference's (a different layer count too)."""
+    if len(got.grad_weights) != len(ref.grad_weights) or len(got.grad_biases) != len(
+        ref.grad_biases
+    ):
+        return [Quantity("grad_W", None)]
+    if got.deltas is not None and len(got.deltas) != len(ref.deltas):
+        return [Quantity("delta", None)]
+    return [
+        q
+        for (q, r), (_, o) in zip(quantities(got, families), quantities(ref, families), strict=True)
+        if np.shape(r) != np.shape(o)
+    ]
+
+
+def norm(a: Any) -> float:
+    """The 2-norm, also where squaring the entries would overflow (scaled by the largest)."""
+    x = np.asarray(a, dtype=np.float64).ravel()
+    if x.size == 0:
+        return 0.0
+    m = float(np.abs(x).max())
+    if not math.isfinite(m):
+        return math.inf if not np.isnan(x).any() else math.nan
+    if m == 0.0:
+        return 0.0
+    return m * float(np.linalg.norm(x / m))
+
+
+@dataclass
+class Sensitivity:
+    """The reference on perturbed inputs, the terms' magnitudes M, and χ of the loss value."""
+
+    runs: Sequence[Reference]
+    magnitudes: dict[Quantity, float] = field(default_factory=dict)
+    chi_loss: float = 1.0
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One quantity judged: error ‖r − o‖, the reference's norm, the bound (1), the terms."""
+
+    quantity: Quantity
+    error: float
+    norm: float
+    bound: float
+    sensitivity: float
+    magnitude: float
+    got: np.ndarray = field(repr=False)
+    expected: np.ndarray = field(repr=False)
+
+    @property
+    def ratio(self) -> float:
+        if self.bound > 0:
+            return self.error / self.bound
+        return 0.0 if self.error == 0 else math.inf
+
+    @property
+    def passed(self) -> bool:
+        return math.isfinite(self.error) and self.error <= self.bound
+
+    @property
+    def relative(self) -> float:
+        """The error relative to the scale the bound uses (not to a value that is almost 0)."""
+        scale = max(self.norm, self.sensitivity, self.magnitude)
+        if scale > 0:
+            return self.error / scale
+        return 0.0 if self.error == 0 else math.inf
+
+
+def judge(
+    got: Any,
+    ref: Reference,
+    *,
+    dtype: Any,
+    depth: int,
+    width: int,
+    families: Sequence[str],
+    sensitivity: Callable[[], Sensitivity] | None,
+) -> list[Measurement]:
+    """Apply (1) to every quantity in ``families``; shapes must already match.
+
+    ``sensitivity()`` is called at most once, and only if the relative bound fails somewhere.
+    """
+    pairs_got = quantities(got, families)
+    pairs_ref = quantities(ref, families)
+    factor = bound_factor(dtype, depth, width)
+    errors = [
+        norm(np.asarray(r, np.float64) - o)
+        for (_, r), (_, o) in zip(pairs_got, pairs_ref, strict=True)
+    ]
+    norms = [norm(o) for _, o in pairs_ref]
+    sens = [0.0] * len(errors)
+    mags = [0.0] * len(errors)
+    chi = 1.0
+    if sensitivity is not None and any(
+        not e <= factor * n for e, n in zip(errors, norms, strict=True)
+    ):
+        rho = perturbation(dtype)
+        measured = sensitivity()
+        chi = measured.chi_loss
+        for run in measured.runs:
+            for k, ((_, o), (_, p)) in enumerate(
+                zip(pairs_ref, quantities(run, families), strict=True)
+            ):
+                sens[k] = max(sens[k], norm(np.asarray(p, np.float64) - o) / rho)
+        for k, (q, _) in enumerate(pairs_ref):
+            mags[k] = measured.magnitudes.get(q, 0.0)
+    out = []
+    for k, ((q, r), (_, o)) in enumerate(zip(pairs_got, pairs_ref, strict=True)):
+        scale = max(norms[k] * (chi if q.family == "loss" else 1.0), sens[k], mags[k])
+        out.append(Measurement(q, errors[k], norms[k], factor * scale, sens[k], mags[k], r, o))
+    return out
+
+
+def perturbed_copies(
+    arrays: Sequence[np.ndarray], dtype: Any, count: int = 2, seed: int = 0
+) -> list[list[np.ndarray]]:
+    """``count`` copies of ``arrays`` in float64, each entry scaled by 1 ± ρ (random signs)."""
+    rho = perturbation(dtype)
+    rng = np.random.default_rng(seed)
+    return [
+        [
+            np.asarray(a, np.float64) * (1.0 + rho * rng.choice([-1.0, 1.0], np.shape(a)))
+            for a in arrays
+        ]
+        for _ in range(count)
+    ]

@@ -1,0 +1,171 @@
+"""``refbp verify``: check a backprop implementation (refbp by default) against the oracle.
+
+Runs the verification engine (``oracle.engine``) in this process on the target, prints
+one line per property, the activation × loss × dtype table and every failure report, and
+writes ``verification.md`` and ``verification.json`` under ``--out`` (default ``.refbp/``
+in the current directory, which the repository ignores: a run leaves the checkout clean;
+the committed reference report is regenerated with ``--out reports``).
+
+Exit status: 0 when everything agrees, 1 on a disagreement, 2 when the target cannot be
+used or the command line is wrong.  A run that ends with status 2 writes no report, and a
+report is replaced only by a completed run's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_arguments", "run"]
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
+    return names
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {n}")
+    return n
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--target",
+        default="refbp:MLP",
+        metavar="MODULE:ATTR",
+        help="the make(*, weights, biases, activations, loss) to check, imported with the "
+        "current directory on sys.path (default: refbp:MLP)",
+    )
+    p.add_argument("--activations", type=_names, metavar="A,B", help="hidden activations to use")
+    p.add_argument(
+        "--output-activations", type=_names, metavar="A,B", help="output activations to use"
+    )
+    p.add_argument("--losses", type=_names, metavar="L,M", help="losses to use")
+    p.add_argument("--dtypes", type=_names, metavar="float32,float64", help="dtypes to use")
+    p.add_argument(
+        "--max-examples",
+        type=_positive,
+        metavar="N",
+        help="Hypothesis examples per whole-network property (default: the profile's)",
+    )
+    p.add_argument(
+        "--profile",
+        default="quick",
+        choices=["quick", "ci", "thorough"],
+        help="quick: 100 examples a property, random; ci: the same, derandomized; "
+        "thorough: 1000 (default: quick)",
+    )
+    p.add_argument("--json", type=Path, metavar="PATH", help="also write the JSON summary here")
+    p.add_argument(
+        "--expect-failures",
+        type=Path,
+        metavar="FILE",
+        help="known deviations, one per line (e.g. kink_convention:leaky_relu)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path(".refbp"),
+        metavar="DIR",
+        help="where verification.md and .json go (default: .refbp)",
+    )
+    p.add_argument(
+        "--no-exact",
+        action="store_true",
+        help="skip the exact-arithmetic property and arbitration (they need mpmath)",
+    )
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "activations": args.activations,
+        "output_activations": args.output_activations,
+        "losses": args.losses,
+        "dtypes": args.dtypes,
+    }
+
+
+def _write(path: Path, text: str) -> None:
+    """Replace ``path`` only once the new text is complete on disk."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _usage(message: str) -> int:
+    print(f"refbp verify: {message}", file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from oracle.engine import ProtocolError, Target, load_target, read_expectations, verify
+        from oracle.engine.profiles import cache_dir
+        from oracle.fast import enable_persistent_cache
+    except ImportError as exc:
+        return _usage(f"needs the verify extra ({exc}): pip install 'refbp[verify]'")
+    from refbp_tools.verify.markdown import markdown
+    from refbp_tools.verify.table import render_table
+
+    try:
+        expectations = read_expectations(args.expect_failures) if args.expect_failures else []
+        make, spec = load_target(args.target)
+        target = Target.of(make, spec, _overrides(args))
+    except (ValueError, ProtocolError) as exc:
+        return _usage(str(exc))
+    enable_persistent_cache(cache_dir() / "jax")
+    print(f"verifying {target.name} (profile {args.profile})", flush=True)
+
+    def progress(label: str, done: int, total: int, failed: bool) -> None:
+        print(f"  [{done}/{total}] {label}: {'DISAGREES' if failed else 'ok'}", flush=True)
+
+    try:
+        summary = verify(
+            target,
+            profile_name=args.profile,
+            max_examples=args.max_examples,
+            expectations=expectations,
+            progress=progress,
+            exact=not args.no_exact,
+        )
+    except ProtocolError as exc:
+        return _usage(f"the target cannot be used: {exc}")
+    if summary.compared == 0:
+        return _usage(
+            f"the target declined every case ({summary.unsupported} unsupported): nothing "
+            "was checked; narrow --activations/--losses/--dtypes to what it supports"
+        )
+    width = shutil.get_terminal_size((100, 24)).columns
+    print()
+    print(render_table(summary, width))
+    if summary.failures or summary.unmatched:
+        print()
+        print(summary.failure_text())
+    meta = {"profile": args.profile}
+    report = args.out / "verification.md"
+    data = {**summary.to_json(), "profile": args.profile}
+    _write(report, markdown(summary, meta))
+    _write(args.out / "verification.json", json.dumps(data, indent=2) + "\n")
+    if args.json is not None:
+        _write(args.json, json.dumps(data, indent=2) + "\n")
+    rate = summary.network_examples / summary.seconds if summary.seconds > 0 else 0.0
+    print(
+        f"\n{summary.network_examples} networks ({summary.examples} cases) in "
+        f"{summary.seconds:.1f} s = {rate:.0f} networks/s; {summary.unsupported} unsupported; "
+        f"{len(summary.failures)} failures; report: {report}"
+    )
+    return summary.exit_code()
