@@ -1,23 +1,31 @@
-"""What the benchmarks measure, shared by the bench modules and their fast self-test.
+"""What the benchmarks measure, shared by the bench modules and their fast self-tests.
 
 One *step* is one training step's gradient: the forward pass and the backward pass of a
 fully connected network on one batch, producing the loss, every weight and bias gradient
-and ∂C/∂X.  The network: tanh on every hidden layer, identity on the output, mean squared
-error (the textbook regression net; tanh exercises a transcendental σ and σ' on every hidden
-unit).  Each implementation computes the same outputs:
+and ∂C/∂X.  Two ladders of steps are timed:
+
+* the size ladder (``cases()``): tanh on every hidden layer, identity on the output, mean
+  squared error, at five sizes, with the three-GEMM bound and the peak memory beside it;
+* the step ladder (``ladder_cases()`` × ``ladder_configs()``): at three sizes, every
+  elementwise activation of ``refbp.ACTIVATIONS`` on the hidden layers (identity output,
+  mse), then every loss of ``refbp.LOSSES`` at the output (tanh hidden, an output
+  activation the loss accepts).  Both come from the registries: a new entry is timed
+  without touching this file.
+
+Each implementation computes the same outputs (``peers.py``):
 
 * refbp   ``net.backprop(X, Y)`` (it also returns every δ, a by-product of the pass);
-* jax     ``jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))``: the loss, the gradients of
-          all weights and biases and of X, with ``block_until_ready`` on all of them;
+* jax     ``jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))`` over (params, X), the
+          oracle's JAX functions of the same names, ``block_until_ready`` on everything;
 * torch   CPU autograd: ``torch.autograd.grad(loss, [*params, x])`` (no ``.grad``
           accumulation, so every call does the same work);
 * bound   the three GEMMs per layer that any implementation must do, x W, xᵀ δ and δ Wᵀ (the
           first layer's δ Wᵀ included, since ∂C/∂X is an output), timed alone with
           ``np.matmul(..., out=...)`` on preallocated arrays: refbp's floor on this BLAS.
 
-The environment selects the scale: REFBP_BENCH_QUICK=1 keeps the three smallest networks
-and a smaller op shape (a smoke run); REFBP_BENCH_PEERS (comma-separated, default
-"jax,torch") selects the peers.  ``refbp bench`` sets both.
+The environment selects the scale: REFBP_BENCH_QUICK=1 keeps the three smallest networks,
+the two smallest ladder sizes and a smaller op shape (a smoke run); REFBP_BENCH_PEERS
+(comma-separated, default "jax,torch") selects the peers.  ``refbp bench`` sets both.
 """
 
 from __future__ import annotations
@@ -37,6 +45,22 @@ Array = np.ndarray
 
 
 @dataclass(frozen=True)
+class Config:
+    """What a network computes: the hidden layers' activation, the output's, the loss."""
+
+    hidden: str = "tanh"
+    output: str = "identity"
+    loss: str = "mse"
+
+    @property
+    def label(self) -> str:
+        return f"{self.hidden}-{self.output}-{self.loss}"
+
+
+TANH_MSE = Config()
+
+
+@dataclass(frozen=True)
 class Case:
     """One network size: widths [n_0, ..., n_L] and batch size B."""
 
@@ -49,7 +73,10 @@ class Case:
 
     @property
     def activations(self) -> list[str]:
-        return ["tanh"] * (len(self.sizes) - 2) + ["identity"]
+        return self.activations_for(TANH_MSE)
+
+    def activations_for(self, config: Config) -> list[str]:
+        return [config.hidden] * (len(self.sizes) - 2) + [config.output]
 
     @property
     def gemm_flops(self) -> int:
@@ -66,6 +93,11 @@ ALL_CASES: tuple[Case, ...] = (
     Case((1024, 1024, 1024, 10), 256),
     Case((2048, 2048, 10), 512),
 )
+LADDER_CASES: tuple[Case, ...] = (
+    Case((2, 3, 1), 4),
+    Case((256, 256, 256, 10), 128),
+    Case((1024, 1024, 10), 256),
+)
 DTYPES: tuple[type[np.floating], ...] = (np.float32, np.float64)
 KNOWN_PEERS: tuple[str, ...] = ("jax", "torch")
 
@@ -76,6 +108,25 @@ def quick() -> bool:
 
 def cases() -> tuple[Case, ...]:
     return ALL_CASES[:3] if quick() else ALL_CASES
+
+
+def ladder_cases() -> tuple[Case, ...]:
+    return LADDER_CASES[:2] if quick() else LADDER_CASES
+
+
+def output_for(loss: str) -> str:
+    """An output activation the loss accepts: identity unless the loss names its own."""
+    allowed = refbp.LOSSES[loss].output_activations
+    return allowed[0] if allowed else "identity"
+
+
+def ladder_configs() -> tuple[Config, ...]:
+    """Every elementwise activation on the hidden layers (identity, mse), then every loss at
+    the output (tanh hidden), in registry order, each configuration once."""
+    hidden = [Config(name, "identity", "mse") for name, act in refbp.ACTIVATIONS.items()
+              if act.elementwise]  # fmt: skip
+    losses = [Config("tanh", output_for(name), name) for name in refbp.LOSSES]
+    return tuple(dict.fromkeys([*hidden, *losses]))
 
 
 def op_shape() -> tuple[int, int]:
@@ -91,15 +142,47 @@ def peers() -> tuple[str, ...]:
 # --- data ------------------------------------------------------------------------------
 
 
+def targets(kind: str, shape: tuple[int, ...], dtype: Any, rng: np.random.Generator) -> Array:
+    """Targets valid for a loss's ``targets`` kind: real, in [0, 1], or probability rows."""
+    if kind == "real":
+        return rng.standard_normal(shape).astype(dtype)
+    if kind == "unit_interval":
+        return rng.uniform(0.0, 1.0, shape).astype(dtype)
+    rows = rng.uniform(0.0, 1.0, shape)
+    return (rows / rows.sum(axis=1, keepdims=True)).astype(dtype)
+
+
 def make_problem(
-    case: Case, dtype: type[np.floating], seed: int = 0
+    case: Case, dtype: type[np.floating], seed: int = 0, config: Config = TANH_MSE
 ) -> tuple[refbp.MLP, Array, Array]:
-    """The refbp network (Glorot init, zero biases) and a batch X ~ N(0, 1), Y ~ N(0, 1)."""
-    net = refbp.MLP.init(list(case.sizes), case.activations, "mse", dtype=dtype, seed=seed)
+    """The refbp network (Glorot init, zero biases), a batch X ~ N(0, 1) and targets Y
+    valid for the loss (N(0, 1) for the regression losses)."""
+    net = refbp.MLP.init(
+        list(case.sizes), case.activations_for(config), config.loss, dtype=dtype, seed=seed
+    )
     rng = np.random.default_rng(seed + 1)
     X = rng.standard_normal((case.batch, case.sizes[0])).astype(dtype)
-    Y = rng.standard_normal((case.batch, case.sizes[-1])).astype(dtype)
+    kind = refbp.LOSSES[config.loss].targets
+    Y = targets(kind, (case.batch, case.sizes[-1]), dtype, rng)
     return net, X, Y
+
+
+def op_inputs(dtype: str, seed: int = 0) -> tuple[Array, Array]:
+    """The microbenchmarks' z ~ N(0, 2) (tanh and sigmoid not all saturated) and an upstream
+    gradient g ~ N(0, 1), both ``op_shape()``."""
+    rng = np.random.default_rng(seed)
+    z = (2.0 * rng.standard_normal(op_shape())).astype(dtype)
+    g = rng.standard_normal(op_shape()).astype(dtype)
+    return z, g
+
+
+def loss_inputs(name: str, dtype: str) -> tuple[Array, Array]:
+    """(a, y) for loss ``name``'s microbenchmark: a = z, or for a loss that takes
+    probabilities the first output activation it names applied to z; y valid for the loss."""
+    z, _ = op_inputs(dtype)
+    loss = refbp.LOSSES[name]
+    a = refbp.ACTIVATIONS[loss.output_activations[0]].forward(z) if loss.output_activations else z
+    return a, targets(loss.targets, a.shape, a.dtype, np.random.default_rng(1))
 
 
 # --- the three-GEMM bound ----------------------------------------------------------------
@@ -226,59 +309,20 @@ def memory_account(case: Case, dtype: type[np.floating]) -> MemoryAccount:
     return account
 
 
-# --- peers ---------------------------------------------------------------------------------
+# --- peers (tests/bench/peers.py; imported late: JAX and PyTorch are optional) ----------
 
 
-def jax_step(case: Case, dtype: type[np.floating]) -> Callable[[], Any]:
-    """The JAX version of one step; it returns (loss, ((∂W, ∂b) per layer, ∂C/∂X)).
+def jax_step(case: Case, dtype: type[np.floating], config: Config = TANH_MSE) -> Callable[[], Any]:
+    """JAX's step: returns (loss, ((∂W, ∂b) per layer, ∂C/∂X)); ImportError without JAX."""
+    from tests.bench import peers
 
-    x64 is switched on (as the oracle package does) so that float64 is float64; arrays are
-    passed in the case's dtype, so float32 stays float32 (callers check the result's dtype).
-    """
-    import jax
-    import jax.numpy as jnp
-
-    jax.config.update("jax_enable_x64", True)
-    net, X, Y = make_problem(case, dtype)
-
-    def loss(params: list[tuple[Any, Any]], x: Any, y: Any) -> Any:
-        a = x
-        for i, (w, b) in enumerate(params):
-            z = a @ w + b
-            a = jax.nn.tanh(z) if i < len(params) - 1 else z  # tanh hidden, identity output
-        return jnp.mean((a - y) ** 2)
-
-    grad_fn = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
-    params = [
-        (jnp.asarray(w), jnp.asarray(b)) for w, b in zip(net.weights, net.biases, strict=True)
-    ]
-    x, y = jnp.asarray(X), jnp.asarray(Y)
-
-    def step() -> Any:
-        return jax.block_until_ready(grad_fn(params, x, y))
-
-    return step
+    return peers.jax_step(case, dtype, config)
 
 
-def torch_step(case: Case, dtype: type[np.floating]) -> Callable[[], Any]:
-    """PyTorch CPU autograd's step: (loss, (∂W₁, ∂b₁, ..., ∂C/∂X)); ImportError without torch."""
-    import torch
+def torch_step(
+    case: Case, dtype: type[np.floating], config: Config = TANH_MSE
+) -> Callable[[], Any]:
+    """PyTorch's step: (loss, (∂W₁, ∂b₁, ..., ∂C/∂X)); ImportError without torch."""
+    from tests.bench import peers
 
-    net, X, Y = make_problem(case, dtype)
-    params = [
-        (torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True))
-        for w, b in zip(net.weights, net.biases, strict=True)
-    ]
-    flat = [t for pair in params for t in pair]
-    x = torch.tensor(X, requires_grad=True)
-    y = torch.tensor(Y)
-
-    def step() -> Any:
-        a = x
-        for i, (w, b) in enumerate(params):
-            z = torch.addmm(b, a, w)  # b + a W
-            a = torch.tanh(z) if i < len(params) - 1 else z
-        c = torch.mean((a - y) ** 2)
-        return c.detach(), torch.autograd.grad(c, [*flat, x])
-
-    return step
+    return peers.torch_step(case, dtype, config)

@@ -1,6 +1,11 @@
-"""Benchmark plumbing: machine description in the JSON, a quiet start for every benchmark,
-and the machine's load recorded next to every timing (a 2-core machine shared with a test
-run gives numbers that say more about the neighbour than about the code)."""
+"""Benchmark plumbing: machine description in the JSON, threads pinned, a quiet start for
+every benchmark, and the machine's load recorded next to every timing (a 2-core machine
+shared with a test run gives numbers that say more about the neighbour than about the code).
+
+Read from the environment (``refbp bench`` sets them): REFBP_BENCH_THREADS (BLAS threads
+to pin with threadpoolctl, 0 or unset: leave them), REFBP_BENCH_WAIT_IDLE (seconds to wait
+for an idle machine before each benchmark), REFBP_BENCH_DEADLINE (a Unix time after which
+the remaining benchmarks are skipped: the retry pass's budget)."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from refbp_tools.bench.contention import IDLE_LIMIT, Usage
 from tests.bench import cases
 
 # Another library's worker threads spin for a while after their last task (OpenBLAS, XLA's
@@ -54,6 +60,7 @@ def pytest_benchmark_update_machine_info(config: Any, machine_info: dict[str, An
         "GLIBC_TUNABLES",
         "REFBP_BENCH_QUICK",
         "REFBP_BENCH_PEERS",
+        "REFBP_BENCH_THREADS",
     )
     machine_info["refbp_bench"] = {
         "quick": cases.quick(),
@@ -63,6 +70,8 @@ def pytest_benchmark_update_machine_info(config: Any, machine_info: dict[str, An
         "hidden_activation": "tanh",
         "output_activation": "identity",
         "loss": "mse",
+        "ladder_cases": [c.label for c in cases.ladder_cases()],
+        "ladder_configs": [c.label for c in cases.ladder_configs()],
         "versions": _versions(),
         "blas": _blas(),
         "env": {k: os.environ.get(k) for k in env_keys},
@@ -72,44 +81,27 @@ def pytest_benchmark_update_machine_info(config: Any, machine_info: dict[str, An
     }
 
 
-def _busy_seconds() -> float | None:
-    """CPU seconds the whole machine has spent busy (all CPUs; steal included), or None."""
+def pytest_configure(config: pytest.Config) -> None:
+    """Pin the BLAS threads already loaded (NumPy's) when asked: the variables that
+    ``refbp bench`` sets reach libraries loaded later, but OpenBLAS reads them only once."""
+    threads = int(os.environ.get("REFBP_BENCH_THREADS") or 0)
+    if threads <= 0:
+        return
     try:
-        with open("/proc/stat") as f:
-            fields = [int(v) for v in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
+        import threadpoolctl
+    except ImportError:
+        return
+    threadpoolctl.threadpool_limits(threads)  # in force until the process ends
 
 
-def _own_seconds() -> float:
-    t = os.times()
-    return t.user + t.system
-
-
-class _Usage:
-    """Machine-wide busy CPU seconds, this process's CPU seconds and the wall clock, now."""
-
-    def __init__(self) -> None:
-        self.busy, self.own, self.wall = _busy_seconds(), _own_seconds(), time.perf_counter()
-
-    def others_since(self, start: _Usage) -> float | None:
-        """Share of all CPUs busy with other processes between ``start`` and this moment."""
-        if self.busy is None or start.busy is None or self.wall <= start.wall:
-            return None
-        capacity = (self.wall - start.wall) * (os.cpu_count() or 1)
-        return max(0.0, ((self.busy - start.busy) - (self.own - start.own)) / capacity)
-
-
-def _wait_for_idle(max_seconds: float, limit: float = 0.05, window: float = 0.5) -> float:
+def _wait_for_idle(max_seconds: float, limit: float = IDLE_LIMIT, window: float = 0.5) -> float:
     """Wait (up to ``max_seconds``) until others use less than ``limit`` of the CPUs over
     ``window`` seconds; return the seconds waited."""
     start = time.monotonic()
     while time.monotonic() - start < max_seconds:
-        before = _Usage()
+        before = Usage.now()
         time.sleep(window)
-        share = _Usage().others_since(before)
+        share = Usage.now().others_since(before)
         if share is None or share < limit:
             break
     return time.monotonic() - start
@@ -127,12 +119,15 @@ def _quiet_start_and_load(request: pytest.FixtureRequest) -> Iterator[None]:
     if "benchmark" not in request.fixturenames:
         yield
         return
+    deadline = float(os.environ.get("REFBP_BENCH_DEADLINE") or 0)
+    if deadline and time.time() > deadline:
+        pytest.skip("the retry pass's time budget is spent")
     benchmark = request.getfixturevalue("benchmark")
     waited = _wait_for_idle(float(os.environ.get("REFBP_BENCH_WAIT_IDLE") or 0))
     if not cases.quick():
         time.sleep(_SETTLE_SECONDS)
-    start = _Usage()
+    start = Usage.now()
     yield
-    benchmark.extra_info["others_cpu"] = _Usage().others_since(start)
+    benchmark.extra_info["others_cpu"] = Usage.now().others_since(start)
     benchmark.extra_info["waited_for_idle"] = round(waited, 1)
     benchmark.extra_info["loadavg"] = os.getloadavg()[0]

@@ -1,39 +1,55 @@
-"""One training step's gradient (forward + backward) per network size and dtype.
+"""One training step's gradient (forward + backward): the size ladder and the step ladder.
 
-Implementations: refbp, the JAX and PyTorch peers, and the three-GEMM bound (see
-``cases``).  Every benchmark records what it is in ``extra_info`` (kind, impl, sizes,
-batch, dtype, GEMM flops), which is what ``refbp bench`` reads to build its report; refbp's
-also records the peak-memory account of one backprop.  Run with
+The size ladder times refbp, the JAX and PyTorch peers and the three-GEMM bound at every
+network size (tanh, identity, mse); the step ladder times refbp and the peers for every
+hidden activation and every loss at three sizes (see ``cases``).  Every benchmark records
+what it is in ``extra_info`` (kind, impl, sizes, batch, dtype, GEMM flops, and for the
+ladder the activations and loss), which is what ``refbp bench`` reads to build its report;
+refbp's size-ladder rows also record the peak-memory account of one backprop.  Run with
 ``python -m pytest tests/bench -m bench`` (or ``refbp bench``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 
 from tests.bench import cases
-from tests.bench.cases import Case
+from tests.bench.cases import Case, Config
 
 pytestmark = pytest.mark.bench
 
 IMPLS = ("refbp", "jax", "torch", "bound")
-# Case outermost, implementation innermost: the four timings of one case run back to back,
-# so a burst of load from elsewhere on the machine hits one case, not one implementation.
+PEER_IMPLS = ("refbp", "jax", "torch")
+DTYPE_NAMES = tuple(np.dtype(dt).name for dt in cases.DTYPES)
+# Case outermost, implementation innermost: the timings of one row run back to back, so a
+# burst of load from elsewhere on the machine hits one row, not one implementation.
 PARAMS = [
-    pytest.param(case, np.dtype(dt).name, impl, id=f"{case.label}-{np.dtype(dt).name}-{impl}")
+    pytest.param(case, dtype, impl, id=f"{case.label}-{dtype}-{impl}")
     for case in cases.cases()
-    for dt in cases.DTYPES
+    for dtype in DTYPE_NAMES
     for impl in IMPLS
 ]
+LADDER = [
+    pytest.param(case, config, dtype, impl, id=f"{case.label}-{config.label}-{dtype}-{impl}")
+    for case in cases.ladder_cases()
+    for config in cases.ladder_configs()
+    for dtype in DTYPE_NAMES
+    for impl in PEER_IMPLS
+]
+# The ladder has 15 rows a size: shorter benchmarks than the size ladder's.
+LADDER_TIMING = (
+    {"min_rounds": 3, "max_time": 0.05} if cases.quick() else {"min_rounds": 5, "max_time": 0.4}
+)
 
 
-def _describe(benchmark: Any, case: Case, dtype: str, impl: str) -> None:
-    benchmark.group = f"step {case.label} {dtype}"
+def _describe(benchmark: Any, case: Case, dtype: str, impl: str, kind: str) -> None:
+    benchmark.group = f"{kind} {case.label} {dtype}"
     benchmark.extra_info.update(
-        kind="step",
+        kind=kind,
         impl=impl,
         case=case.label,
         sizes=list(case.sizes),
@@ -43,14 +59,14 @@ def _describe(benchmark: Any, case: Case, dtype: str, impl: str) -> None:
     )
 
 
-def _warm(fn: Any, times: int = 3) -> Any:
+def _warm(fn: Callable[[], Any], times: int = 3) -> Any:
     out = None
     for _ in range(times):
         out = fn()
     return out
 
 
-def _page_faults_per_call(fn: Any, calls: int) -> float | None:
+def _page_faults_per_call(fn: Callable[[], Any], calls: int) -> float | None:
     """Minor page faults per call: memory the allocator had handed back to the kernel and
     takes again.  On a VM each costs a few µs, so they explain much of the variation
     between runs (glibc's trimming depends on the allocation history)."""
@@ -64,14 +80,14 @@ def _page_faults_per_call(fn: Any, calls: int) -> float | None:
     return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
 
 
-@pytest.mark.parametrize(("case", "dtype", "impl"), PARAMS)
-def test_step(benchmark: Any, case: Case, dtype: str, impl: str) -> None:
+def _step(case: Case, dtype: str, impl: str, config: Config) -> Callable[[], Any]:
+    """The warmed-up step of ``impl``, its result's dtypes checked (a float32 result from
+    a float64 run, or the reverse, would time the wrong computation)."""
     dt = np.dtype(dtype).type
     if impl in cases.KNOWN_PEERS and impl not in cases.peers():
         pytest.skip(f"peer {impl} not selected (REFBP_BENCH_PEERS={','.join(cases.peers())})")
-    _describe(benchmark, case, dtype, impl)
     if impl == "refbp":
-        net, X, Y = cases.make_problem(case, dt)
+        net, X, Y = cases.make_problem(case, dt, config=config)
 
         def step() -> Any:
             return net.backprop(X, Y)
@@ -80,19 +96,34 @@ def test_step(benchmark: Any, case: Case, dtype: str, impl: str) -> None:
         assert bp.grad_weights[0].dtype == dt and bp.grad_input.dtype == dt
     elif impl == "jax":
         pytest.importorskip("jax")
-        step = cases.jax_step(case, dt)
+        step = cases.jax_step(case, dt, config)
         loss, (grads, gx) = _warm(step)
         # x64 is on, so a float32 gradient here proves float32 stayed float32 (and vice versa)
         assert grads[0][0].dtype == dt and gx.dtype == dt and loss.dtype == dt
     elif impl == "torch":
         pytest.importorskip("torch")
-        step = cases.torch_step(case, dt)
+        step = cases.torch_step(case, dt, config)
         loss, grads = _warm(step)
-        assert str(grads[0].dtype) == f"torch.{dtype}"
+        assert str(grads[0].dtype) == f"torch.{dtype}" and str(grads[-1].dtype) == f"torch.{dtype}"
     else:
         step = cases.gemm_bound_step(case, dt)
         _warm(step)
+    return step
+
+
+@pytest.mark.parametrize(("case", "dtype", "impl"), PARAMS)
+def test_step(benchmark: Any, case: Case, dtype: str, impl: str) -> None:
+    _describe(benchmark, case, dtype, impl, "step")
+    step = _step(case, dtype, impl, cases.TANH_MSE)
     benchmark(step)
     benchmark.extra_info["page_faults_per_call"] = _page_faults_per_call(step, calls=3)
     if impl == "refbp":
-        benchmark.extra_info["memory"] = cases.memory_account(case, dt).as_dict()
+        benchmark.extra_info["memory"] = cases.memory_account(case, np.dtype(dtype).type).as_dict()
+
+
+@pytest.mark.benchmark(**LADDER_TIMING)
+@pytest.mark.parametrize(("case", "config", "dtype", "impl"), LADDER)
+def test_ladder(benchmark: Any, case: Case, config: Config, dtype: str, impl: str) -> None:
+    _describe(benchmark, case, dtype, impl, "ladder")
+    benchmark.extra_info.update(hidden=config.hidden, output=config.output, loss=config.loss)
+    benchmark(_step(case, dtype, impl, config))

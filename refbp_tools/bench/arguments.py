@@ -1,0 +1,116 @@
+"""``refbp bench``'s command line: the flags, their defaults, and the refusals."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from refbp_tools.bench.compare import COMPARE_STATS
+
+KNOWN_PEERS = ("jax", "torch")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: the three smallest networks, the two smallest ladder sizes, fewer "
+        "rounds (writes bench-quick.*)",
+    )
+    p.add_argument(
+        "--peers",
+        default=",".join(KNOWN_PEERS),
+        help="comma-separated peers to time against refbp: jax, torch (a peer that is not "
+        "installed is skipped); '' for none (default: %(default)s)",
+    )
+    p.add_argument(
+        "--compare",
+        action="store_true",
+        help="compare with the previous saved run in <out>/bench/; exit 1 on a regression",
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=0.10,
+        help="relative slowdown that --compare flags (default: %(default)s)",
+    )
+    p.add_argument(
+        "--compare-stat",
+        choices=COMPARE_STATS,
+        default="min",
+        help="statistic --compare compares: min, the round least disturbed by the rest of the "
+        "machine (the robust choice on a shared machine), or median (default: %(default)s)",
+    )
+    p.add_argument("--out", type=Path, default=Path("reports"), help="where to write reports")
+    p.add_argument("--no-plots", action="store_true", help="write the markdown and JSON only")
+    _add_guard_arguments(p)
+    p.add_argument(
+        "--from-json",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="do not run: build the reports from this saved pytest-benchmark JSON",
+    )
+
+
+def _add_guard_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="BLAS, OpenMP and XLA threads for every implementation while timing; 0 leaves "
+        "them as the libraries choose (default: %(default)s)",
+    )
+    p.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait up to SECONDS for other processes to leave the CPUs idle, before the run and "
+        "again before each benchmark (Linux; the wait is recorded in the JSON) "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=1,
+        choices=(0, 1),
+        help="time the benchmarks measured under contention once more and keep the less "
+        "contended attempt (default: %(default)s)",
+    )
+    p.add_argument(
+        "--retry-wait",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="before each retried benchmark, wait up to SECONDS for an idle machine "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--retry-budget",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="the retry pass stops retrying after SECONDS (default: %(default)s)",
+    )
+
+
+def refusal(args: argparse.Namespace) -> str | None:
+    """Why the arguments cannot be used, or None."""
+    peers = parse_peers(str(args.peers))
+    unknown = sorted(set(peers) - set(KNOWN_PEERS))
+    if unknown:
+        return f"unknown peer(s) {unknown}; valid are {list(KNOWN_PEERS)}"
+    if not 0 < args.threshold < 10:
+        return f"--threshold must be in (0, 10), got {args.threshold}"
+    if args.threads < 0:
+        return f"--threads must be 0 (leave as is) or a positive count, got {args.threads}"
+    for flag in ("wait_idle", "retry_wait", "retry_budget"):
+        if getattr(args, flag) < 0:
+            return f"--{flag.replace('_', '-')} must be ≥ 0 seconds, got {getattr(args, flag)}"
+    return None
+
+
+def parse_peers(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]

@@ -1,0 +1,117 @@
+"""Runs against runs: refbp's times now and in the previous saved run, and the saved runs
+of one kind (quick or full) that give the run-to-run spread."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from refbp_tools.bench.model import Results, load_results
+
+COMPARE_STATS = ("min", "median")
+
+
+@dataclass(frozen=True)
+class Change:
+    name: str
+    previous: float
+    now: float
+    bound_change: float | None  # the same case's GEMM bound: a measure of the machine's drift
+
+    @property
+    def change(self) -> float:
+        return self.now / self.previous - 1.0
+
+
+def _bench_key(bench: dict[str, Any]) -> str:
+    return str(bench.get("fullname") or bench.get("name"))
+
+
+def _stat(bench: dict[str, Any], stat: str) -> float:
+    return float(bench["stats"].get(stat, bench["stats"]["median"]))
+
+
+def _bounds(res: Results, stat: str) -> dict[tuple[Any, Any], float]:
+    return {
+        (b["extra_info"].get("case"), b["extra_info"].get("dtype")): _stat(b, stat)
+        for b in res.raw
+        if b.get("extra_info", {}).get("impl") == "bound"
+    }
+
+
+def compare_runs(previous: Results, current: Results, stat: str = "min") -> list[Change]:
+    """refbp's benchmarks present in both runs, with their ``stat`` (min or median) then
+    and now; benchmarks are matched by full name (by name in JSON that has none)."""
+    prev = {_bench_key(b): b for b in previous.raw}
+    bound_prev, bound_now = _bounds(previous, stat), _bounds(current, stat)
+    changes = []
+    for bench in current.raw:
+        info = bench.get("extra_info", {})
+        if info.get("impl") != "refbp":
+            continue
+        old = prev.get(_bench_key(bench))
+        if old is None:
+            continue
+        key = (info.get("case"), info.get("dtype"))
+        drift = None
+        if key in bound_prev and key in bound_now and bound_prev[key] > 0:
+            drift = bound_now[key] / bound_prev[key] - 1.0
+        changes.append(
+            Change(
+                name=str(bench.get("name")),
+                previous=_stat(old, stat),
+                now=_stat(bench, stat),
+                bound_change=drift,
+            )
+        )
+    return changes
+
+
+def regressions(changes: Iterable[Change], threshold: float) -> list[Change]:
+    """The changes over ``threshold`` (at it is not a regression)."""
+    return [c for c in changes if c.change > threshold]
+
+
+def run_meta(path: Path) -> tuple[str, bool] | None:
+    """(the run's timestamp, whether it was a quick run) of a saved JSON, or None."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    quick = bool(data.get("machine_info", {}).get("refbp_bench", {}).get("quick", False))
+    return str(data.get("datetime", "")), quick
+
+
+def previous_run(bench_dir: Path, current: Path | None, quick: bool) -> Path | None:
+    """The most recent saved run in ``bench_dir`` of the same kind (quick or full), if any.
+
+    "Most recent" by the run's own timestamp, and older than ``current`` when that is given.
+    """
+    now = ""
+    if current is not None and (meta := run_meta(current)) is not None:
+        now = meta[0]
+    found: list[tuple[str, Path]] = []
+    for path in bench_dir.glob("*.json"):
+        if current is not None and path.resolve() == current.resolve():
+            continue
+        meta = run_meta(path)
+        if meta is None or meta[1] != quick or not meta[0] or (now and meta[0] >= now):
+            continue
+        found.append((meta[0], path))
+    return max(found)[1] if found else None
+
+
+def saved_runs(bench_dir: Path, quick: bool) -> list[Results]:
+    """Every readable saved run of the given kind in ``bench_dir``, oldest first."""
+    runs = []
+    for path in sorted(bench_dir.glob("*.json")):
+        meta = run_meta(path)
+        if meta is not None and meta[1] == quick and meta[0]:
+            try:
+                runs.append(load_results(path))
+            except (KeyError, TypeError, ValueError):
+                continue
+    return sorted(runs, key=lambda r: r.datetime)

@@ -1,0 +1,145 @@
+"""Whether a benchmark measured the code or the neighbours: /proc/stat sampling, the busy
+mark, waiting for an idle machine, and keeping the better of two attempts at a benchmark.
+
+On two shared cores a process that takes one core makes every two-thread GEMM wait for
+its slower thread, so a timing taken then says more about the neighbour than the code.
+``others_since`` is what the benchmark session records around every benchmark; a
+benchmark is *contended* when other processes kept more than ``BUSY_LIMIT`` of the
+machine busy while it ran.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+BUSY_LIMIT = 0.10  # others' share of all CPUs above which a timing is marked contended
+IDLE_LIMIT = 0.05  # others' share below which the machine counts as idle
+
+
+def machine_busy_seconds() -> tuple[float, float] | None:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat; or None.
+
+    Busy is everything but idle and iowait, summed over all CPUs (steal included)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
+def own_seconds() -> float:
+    """CPU seconds of this process, all its threads, user and system."""
+    t = os.times()
+    return t.user + t.system
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Machine-wide busy CPU seconds, this process's CPU seconds and the wall clock at one
+    moment (``Usage.now()``)."""
+
+    busy: float | None
+    own: float
+    wall: float
+
+    @classmethod
+    def now(cls) -> Usage:
+        sample = machine_busy_seconds()
+        return cls(None if sample is None else sample[0], own_seconds(), time.perf_counter())
+
+    def others_since(self, start: Usage, cpus: int | None = None) -> float | None:
+        """Share of all CPUs busy with other processes between ``start`` and this moment:
+        0 on a quiet machine, 0.5 when a neighbour keeps one of two cores busy."""
+        if self.busy is None or start.busy is None or self.wall <= start.wall:
+            return None
+        capacity = (self.wall - start.wall) * (cpus or os.cpu_count() or 1)
+        return max(0.0, ((self.busy - start.busy) - (self.own - start.own)) / capacity)
+
+
+def others_share(window: float = 2.0) -> float | None:
+    """The share of all CPUs that processes other than this one kept busy over the next
+    ``window`` seconds (None where /proc/stat cannot be read)."""
+    start = Usage.now()
+    if start.busy is None:
+        return None
+    time.sleep(window)
+    return Usage.now().others_since(start)
+
+
+def wait_idle(
+    max_seconds: float, limit: float = IDLE_LIMIT, window: float = 3.0, say: bool = True
+) -> bool:
+    """Wait until others use less than ``limit`` of the CPUs over ``window`` seconds;
+    False when ``max_seconds`` passed first.  ``say``: print each busy reading."""
+    deadline = time.monotonic() + max_seconds
+    while True:
+        share = others_share(window)
+        if share is None or share < limit:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        if say:
+            print(f"refbp bench: waiting for an idle machine (others use {share:.0%})", flush=True)
+
+
+def others_of(bench: dict[str, Any]) -> float | None:
+    """The others' CPU share recorded with one pytest-benchmark entry, if any."""
+    value = bench.get("extra_info", {}).get("others_cpu")
+    return None if value is None else float(value)
+
+
+def is_contended(share: float | None, limit: float = BUSY_LIMIT) -> bool:
+    """Over the limit (at it is not); an unrecorded share is not evidence of contention."""
+    return share is not None and share > limit
+
+
+def contended_ids(data: dict[str, Any], limit: float = BUSY_LIMIT) -> list[str]:
+    """The full names (pytest node ids) of the benchmarks in ``data`` timed under contention."""
+    return [
+        str(b["fullname"])
+        for b in data.get("benchmarks", [])
+        if b.get("fullname") and is_contended(others_of(b), limit)
+    ]
+
+
+@dataclass(frozen=True)
+class RetryOutcome:
+    """What a retry pass did: benchmarks retried, those whose retry was kept (less
+    contended), those still contended after it."""
+
+    retried: int
+    improved: int
+    still_contended: int
+
+
+def merge_retry(
+    first: dict[str, Any], retry: dict[str, Any], limit: float = BUSY_LIMIT
+) -> RetryOutcome:
+    """Keep, in ``first`` (changed in place), the less contended attempt at each benchmark
+    that ``retry`` measured again.  A kept retry records ``attempts`` = 2 and the first
+    attempt's share as ``others_cpu_first``; a discarded one its share as
+    ``others_cpu_retry``."""
+    again = {str(b.get("fullname")): b for b in retry.get("benchmarks", []) if b.get("fullname")}
+    improved = 0
+    benches = first.get("benchmarks", [])
+    for i, bench in enumerate(benches):
+        new = again.get(str(bench.get("fullname")))
+        if new is None:
+            continue
+        old_share, new_share = others_of(bench), others_of(new)
+        if new_share is not None and (old_share is None or new_share < old_share):
+            new.setdefault("extra_info", {}).update(attempts=2, others_cpu_first=old_share)
+            benches[i] = new
+            improved += 1
+        else:
+            bench.setdefault("extra_info", {}).update(attempts=2, others_cpu_retry=new_share)
+    still = sum(
+        1 for b in benches if str(b.get("fullname")) in again and is_contended(others_of(b), limit)
+    )
+    return RetryOutcome(retried=len(again), improved=improved, still_contended=still)

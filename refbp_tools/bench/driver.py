@@ -1,0 +1,233 @@
+"""Running the pytest-benchmark modules of ``tests/bench`` in a fresh interpreter: the
+command (echoed so that it can be pasted), its environment (threads pinned), progress
+from pytest's lines, a retry pass over the contended benchmarks, the JSON left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from refbp_tools.bench.contention import BUSY_LIMIT, contended_ids, merge_retry
+from refbp_tools.progress import Progress
+
+# pytest-benchmark settings: (min rounds, max seconds per benchmark)
+FULL_ROUNDS = ("10", "1.0")
+QUICK_ROUNDS = ("3", "0.05")
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false"
+
+_RESULT_LINE = re.compile(r"^(\S+::\S+)\s+(PASSED|FAILED|SKIPPED|ERROR|XFAIL|XPASS)")
+_COLLECTED = re.compile(r"collected (\d+) items?(?:.* (\d+) selected)?")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to run: which scale and peers, how to guard against contention."""
+
+    quick: bool = False
+    peers: Sequence[str] = ()
+    wait_idle: float = 0.0  # seconds to wait for an idle machine before each benchmark
+    threads: int = 1  # BLAS / OpenMP / XLA threads; 0 leaves them as the libraries choose
+    retries: int = 1  # passes over the benchmarks timed under contention
+    retry_wait: float = 5.0  # seconds to wait for an idle machine before each retry
+    retry_budget: float = 300.0  # seconds a retry pass may take
+    note: dict[str, Any] = field(default_factory=dict)  # added to the JSON's guard record
+
+
+def project_root() -> Path | None:
+    """The checkout that holds refbp and its tests/bench; None for an installed wheel."""
+    import refbp
+
+    root = Path(refbp.__file__).resolve().parent.parent
+    return root if (root / "tests" / "bench").is_dir() else None
+
+
+def json_path(bench_dir: Path, quick: bool, when: datetime | None = None) -> Path:
+    """``<date>-<host>[-quick].json``, with ``-2``, ``-3``, ... if that name is taken."""
+    when = when or datetime.now()
+    host = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname().split(".")[0]) or "host"
+    stem = f"{when:%Y-%m-%d}-{host}" + ("-quick" if quick else "")
+    path = bench_dir / f"{stem}.json"
+    n = 2
+    while path.exists():
+        path = bench_dir / f"{stem}-{n}.json"
+        n += 1
+    return path
+
+
+def pytest_command(json_out: Path, quick: bool, node_ids: Sequence[str] = ()) -> list[str]:
+    rounds, max_time = QUICK_ROUNDS if quick else FULL_ROUNDS
+    return [
+        sys.executable,
+        "-u",  # unbuffered: the progress display follows pytest line by line
+        "-m",
+        "pytest",
+        *(node_ids or ["tests/bench"]),
+        "-m",
+        "bench",
+        "-v",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:cacheprovider",
+        f"--benchmark-json={json_out}",
+        f"--benchmark-min-rounds={rounds}",
+        f"--benchmark-max-time={max_time}",
+        "--benchmark-warmup=off",  # each benchmark warms up its own function first
+        "--benchmark-columns=min,median,max,rounds",
+    ]
+
+
+def thread_env(threads: int, base: dict[str, str]) -> dict[str, str]:
+    """The variables that pin BLAS, OpenMP and XLA to ``threads`` (none for 0).  Two BLAS
+    threads on two shared cores wait for each other whenever a neighbour takes one."""
+    if threads <= 0:
+        return {}
+    env = dict.fromkeys(THREAD_VARS, str(threads))
+    if threads == 1:
+        xla = base.get("XLA_FLAGS", "")
+        env["XLA_FLAGS"] = xla if XLA_ONE_THREAD in xla else f"{xla} {XLA_ONE_THREAD}".strip()
+    return env
+
+
+def bench_env(settings: Settings, wait: float, deadline: float | None = None) -> dict[str, str]:
+    """The variables the benchmark session reads (tests/bench/cases.py and conftest.py)."""
+    env = {
+        "REFBP_BENCH_QUICK": "1" if settings.quick else "0",
+        "REFBP_BENCH_PEERS": ",".join(settings.peers),
+        "REFBP_BENCH_WAIT_IDLE": str(wait),
+        "REFBP_BENCH_THREADS": str(settings.threads),
+    }
+    if deadline is not None:
+        env["REFBP_BENCH_DEADLINE"] = f"{deadline:.0f}"
+    return env | thread_env(settings.threads, dict(os.environ))
+
+
+def pasteable(cmd: Sequence[str], env: dict[str, str], root: Path) -> str:
+    """A shell line that runs ``cmd`` as the bench does: directory, variables, interpreter."""
+    assign = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    return f"cd {shlex.quote(str(root))} && {assign} {shlex.join(cmd)}"
+
+
+def _follow(proc: subprocess.Popen[str], log: Any, label: str) -> list[str]:
+    """Copy pytest's lines to ``log``, advance a progress bar; the tests that failed."""
+    assert proc.stdout is not None
+    failed: list[str] = []
+    bar: Progress | None = None
+    try:
+        for line in proc.stdout:
+            log.write(line)
+            if bar is None and (m := _COLLECTED.search(line)) is not None:
+                total = int(m.group(2) or m.group(1))  # "N selected" when some deselected
+                bar = Progress(label, total=total).__enter__()
+                continue
+            if (m := _RESULT_LINE.match(line)) is not None:
+                test, outcome = m.group(1), m.group(2)
+                if outcome in ("FAILED", "ERROR"):
+                    failed.append(test)
+                if bar is not None:
+                    bar.advance(text=f"{test.split('::')[-1]} {outcome.lower()}")
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    return failed
+
+
+def run_pass(root: Path, cmd: list[str], env: dict[str, str], log_path: Path, label: str) -> int:
+    """One pytest run with the variables ``env`` added; pytest's exit code."""
+    with (
+        log_path.open("a") as log,
+        subprocess.Popen(
+            cmd,
+            cwd=root,
+            env=dict(os.environ) | env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        ) as proc,
+    ):
+        failed = _follow(proc, log, label)
+        code = proc.wait()
+    for test in failed:
+        print(f"refbp bench: {test} failed (see {log_path})", flush=True)
+    return code
+
+
+def strip_raw_timings(data: dict[str, Any]) -> dict[str, Any]:
+    """Drop pytest-benchmark's per-round timings (45 MB a run) in place: the report and
+    --compare need only the statistics kept beside them."""
+    for bench in data.get("benchmarks", []):
+        bench.get("stats", {}).pop("data", None)
+    return data
+
+
+def _retry(
+    root: Path, json_out: Path, ids: list[str], s: Settings, log_path: Path
+) -> dict[str, Any]:
+    """Run the contended benchmarks ``ids`` again; merge the less contended attempts into
+    the JSON at ``json_out``; what the retry did, for the guard record."""
+    retry_json = json_out.with_name(json_out.stem + "-retry.json")
+    env = bench_env(s, s.retry_wait, deadline=time.time() + s.retry_budget)
+    cmd = pytest_command(retry_json, s.quick, ids)
+    print(f"refbp bench: retrying {len(ids)} contended benchmark(s), waiting up to "
+          f"{s.retry_wait:g} s each for an idle machine (budget {s.retry_budget:g} s)",
+          flush=True)  # fmt: skip
+    with log_path.open("a") as log:
+        log.write(f"\n# retry pass: {pasteable(cmd, env, root)}\n")
+    start = time.perf_counter()
+    run_pass(root, cmd, env, log_path, "retrying")
+    record: dict[str, Any] = {"wait_idle": s.retry_wait, "budget": s.retry_budget}
+    record["seconds"] = round(time.perf_counter() - start, 1)
+    data = json.loads(json_out.read_text())
+    retried = json.loads(retry_json.read_text()) if retry_json.exists() else {}
+    outcome = merge_retry(data, retried)
+    retry_json.unlink(missing_ok=True)
+    json_out.write_text(json.dumps(data))
+    record.update(retried=outcome.retried, improved=outcome.improved,
+                  still_contended=outcome.still_contended)  # fmt: skip
+    return record
+
+
+def run_benchmarks(root: Path, json_out: Path, settings: Settings, log_path: Path) -> int:
+    """Run tests/bench in a fresh interpreter, then (``settings.retries``) the contended
+    benchmarks again; leave the JSON with its guard record; return pytest's exit code."""
+    start = time.perf_counter()
+    env = bench_env(settings, settings.wait_idle)
+    cmd = pytest_command(json_out, settings.quick)
+    command = pasteable(cmd, env, root)
+    print(f"refbp bench: running (log: {log_path}):\n  {command}", flush=True)
+    log_path.write_text(f"# {command}\n")
+    code = run_pass(root, cmd, env, log_path, "benchmarking")
+    if not json_out.exists():
+        return code
+    data = json.loads(json_out.read_text())
+    ids = contended_ids(data)
+    guard: dict[str, Any] = {
+        "threads": settings.threads,
+        "env": thread_env(settings.threads, dict(os.environ)),
+        "wait_idle": settings.wait_idle,
+        "busy_limit": BUSY_LIMIT,
+        "first_pass": {"benchmarks": len(data.get("benchmarks", [])), "contended": len(ids)},
+        "retry": None,
+        **settings.note,
+    }
+    if settings.retries > 0 and ids:
+        guard["retry"] = _retry(root, json_out, ids, settings, log_path)
+        data = json.loads(json_out.read_text())
+    guard["seconds"] = round(time.perf_counter() - start, 1)
+    meta = data.setdefault("machine_info", {}).setdefault("refbp_bench", {})
+    meta.update(guard=guard, command=command)
+    json_out.write_text(json.dumps(strip_raw_timings(data), indent=1))
+    return code

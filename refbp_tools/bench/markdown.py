@@ -1,0 +1,195 @@
+"""bench.md: the machine and how the run was guarded, the targets, every table, the
+comparison with the previous run, the plots."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from refbp_tools.bench import sections
+from refbp_tools.bench.compare import Change, regressions
+from refbp_tools.bench.contention import BUSY_LIMIT, IDLE_LIMIT
+from refbp_tools.bench.formatting import fmt_time, table
+from refbp_tools.bench.model import Results
+from refbp_tools.bench.targets import check_targets
+
+_STEP = (
+    "One step = one training step's gradient: forward and backward through the network, "
+    "giving the loss, ∂C/∂W and ∂C/∂b of every layer and ∂C/∂X.  refbp is "
+    "`net.backprop(X, Y)`; JAX is `jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))` over "
+    "(params, X) (x64 enabled, arrays in the row's dtype) with `block_until_ready`; PyTorch is "
+    "CPU autograd (`torch.autograd.grad` over the parameters and X); the GEMM bound is the "
+    "three GEMMs per layer (x W, xᵀ δ, δ Wᵀ) alone, with NumPy on preallocated arrays.  Times "
+    "are medians (pytest-benchmark); ratios are refbp's median over the other's."
+)
+
+
+def describe_pool(lib: dict[str, Any]) -> str:
+    """One threadpoolctl entry: "openblas 0.3.31 (SkylakeX kernels, 2 threads)"."""
+    name = " ".join(str(v) for v in (lib.get("internal_api"), lib.get("version")) if v)
+    detail = [f"{lib['architecture']} kernels"] if lib.get("architecture") else []
+    if lib.get("prefix"):
+        detail.insert(0, str(lib["prefix"]))
+    detail.append(f"{lib.get('num_threads')} threads")
+    return f"{name} ({', '.join(detail)})"
+
+
+def machine_lines(res: Results) -> list[str]:
+    m, rb = res.machine, res.meta
+    cpu = m.get("cpu", {})
+    blas = ", ".join(describe_pool(lib) for lib in rb.get("blas", []))
+    coretype = rb.get("env", {}).get("OPENBLAS_CORETYPE") or "unset"
+    libs = ", ".join(f"{k} {v}" for k, v in rb.get("versions", {}).items() if v)
+    others = sorted(v for row in res.steps for v in row.others.values())
+    busy = (
+        f"other processes used {others[0]:.0%}–{others[-1]:.0%} of the CPUs while the "
+        f"size ladder was timed (median {others[len(others) // 2]:.0%})"
+        if others
+        else "other processes' CPU use was not recorded"
+    )
+    return [
+        f"Run {res.datetime or '?'} on `{m.get('node', '?')}`: {cpu.get('brand_raw', '?')}, "
+        f"{rb.get('cpu_count', cpu.get('count', '?'))} logical CPUs; {libs}.",
+        f"BLAS: {blas or 'unknown'}; OPENBLAS_CORETYPE {coretype}; {busy}.",
+    ]
+
+
+def _count(rows: Sequence[Any], name: str) -> list[str]:
+    """["<name> <contended> of <rows>"], or [] for a table the run did not have."""
+    busy = sum(1 for r in rows if r.contended())
+    return [f"{name} {busy} of {len(rows)}"] if rows else []
+
+
+def _retry_sentence(retry: dict[str, Any] | None, first: dict[str, Any]) -> str:
+    if not first:
+        return ""
+    text = (
+        f"  First pass: {first.get('contended', 0)} of {first.get('benchmarks', 0)} "
+        "benchmarks contended."
+    )
+    if retry is None:
+        return text + "  No retry (--retries 0, or nothing to retry)."
+    return text + (
+        f"  Retried once each, after waiting up to {retry.get('wait_idle', 0):g} s for an idle "
+        f"machine, within a budget of {retry.get('budget', 0):g} s ({retry.get('seconds', 0):.0f} "
+        f"s spent): {retry.get('retried', 0)} retried, {retry.get('improved', 0)} retries kept "
+        f"(less contended), {retry.get('still_contended', 0)} still contended."
+    )
+
+
+def guard_lines(res: Results) -> list[str]:
+    """How the run was kept honest: threads, waiting, retries; which rows stayed contended."""
+    guard = res.guard
+    lines = ["## Contention", ""]
+    if not guard:
+        lines.append("How the run was guarded was not recorded (a run from before the guard).")
+    else:
+        threads = guard.get("threads")
+        pinned = (
+            f"BLAS and peer threads pinned to {threads} for the whole run "
+            f"({', '.join(f'{k}={v}' for k, v in sorted(guard.get('env', {}).items()))})"
+            if threads
+            else "threads left as the libraries choose (--threads 0)"
+        )
+        waited = guard.get("waited_before")
+        wait = (
+            f"waited {waited:.0f} s for an idle machine before the run (others under "
+            f"{IDLE_LIMIT:.0%}; limit {guard.get('wait_idle', 0):g} s"
+            + (", reached: ran anyway)" if guard.get("stayed_busy") else ")")
+            if guard.get("wait_idle")
+            else "no wait before the run (--wait-idle 0)"
+        )
+        lines.append(
+            f"{pinned}; {wait}.  Each benchmark records the share of all CPUs that other "
+            "processes kept busy while it ran (/proc/stat around it); over "
+            f"{BUSY_LIMIT:.0%} it is contended (†)."
+            + _retry_sentence(guard.get("retry"), guard.get("first_pass", {}))
+        )
+        if guard.get("seconds") is not None:
+            lines += ["", f"The bench ran for {guard['seconds']:.0f} s (wall clock)."]
+    counts = [
+        *_count(res.steps, "size ladder"),
+        *_count(res.ladder, "step ladder"),
+        *_count([c for op in res.ops for c in op.cells.values()], "kernels"),
+    ]
+    if counts:
+        lines += ["", f"Rows measured under contention (†): {'; '.join(counts)}."]
+    return lines
+
+
+def _target_lines(res: Results) -> list[str]:
+    checks = check_targets(res)
+    return [
+        "## Targets",
+        "",
+        *table(
+            ["target", "result", "worst case"],
+            (
+                [c.name, {True: "met", False: "**not met**", None: "–"}[c.met], c.worst]
+                for c in checks
+            ),
+        ),
+    ]
+
+
+def _compare_lines(
+    changes: list[Change], previous: Path | None, threshold: float, stat: str
+) -> list[str]:
+    lines = ["", "## Compared with the previous run", ""]
+    if previous is not None:
+        lines += [
+            f"Previous run: `{previous.name}`.  Compared: each benchmark's {stat} "
+            f'time; flagged: refbp more than {threshold:.0%} slower.  "bound" is the '
+            "same case's GEMM bound then and now: when it moved too, the machine changed, "
+            "not the code.",
+            "",
+        ]
+    flagged = {c.name for c in regressions(changes, threshold)}
+    if not changes:
+        return [*lines, "No earlier run of the same kind to compare with."]
+    lines += table(
+        ["benchmark", "previous", "now", "change", "bound"],
+        (
+            [
+                f"**{c.name}**" if c.name in flagged else c.name,
+                fmt_time(c.previous),
+                fmt_time(c.now),
+                f"{c.change:+.0%}",
+                f"{c.bound_change:+.0%}" if c.bound_change is not None else "–",
+            ]
+            for c in changes
+        ),
+    )
+    return [*lines, "", f"{len(flagged)} regression(s) over {threshold:.0%}."]
+
+
+def render_markdown(
+    res: Results,
+    changes: list[Change] | None = None,
+    previous: Path | None = None,
+    threshold: float = 0.10,
+    plots: Sequence[str] = (),
+    stat: str = "min",
+    history: Sequence[Results] = (),
+) -> str:
+    """The markdown report of ``res``; ``changes`` from ``compare_runs``; ``history``: the
+    saved runs of the same kind (``res`` among them) for the run-to-run spread."""
+    title = "refbp benchmark" + (" (quick smoke run)" if res.quick else "")
+    lines = [f"# {title}", "", *machine_lines(res)]
+    command = res.meta.get("command")
+    if command:
+        lines += ["", f"Command: `{command}`"]
+    lines += ["", _STEP, "", *guard_lines(res), "", *_target_lines(res)]
+    lines += ["", *sections.step_lines(res), "", *sections.memory_lines(res)]
+    if res.ladder:
+        lines += ["", *sections.ladder_lines(res)]
+    lines += sections.op_lines(res)
+    lines += sections.spread_lines(res, history)
+    if changes is not None:
+        lines += _compare_lines(changes, previous, threshold, stat)
+    if plots:
+        lines += ["", "## Plots", ""]
+        lines += [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
+    lines.append("")
+    return "\n".join(lines)

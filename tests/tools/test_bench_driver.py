@@ -1,0 +1,322 @@
+"""``refbp bench`` running the benchmark modules: the pytest command it runs and echoes
+(pasteable), the environment (threads pinned), progress from pytest's lines, the retry
+pass over contended benchmarks, and the JSON it leaves.  A fake tests/bench and a real
+pytest subprocess stand in for the real benchmarks."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from refbp_tools.bench import driver
+from refbp_tools.bench.driver import Settings
+
+_FAKE_BENCH = """
+import os
+import sys
+import time
+
+import pytest
+
+
+@pytest.mark.bench
+def test_a_slow_start():
+    if os.environ.get("REFBP_FAKE_BENCH_SLEEP"):
+        time.sleep(60)
+
+
+@pytest.mark.bench
+def test_records_how_it_was_run(benchmark):
+    benchmark.extra_info["argv"] = sys.argv[1:]
+    benchmark.extra_info["python"] = sys.executable
+    benchmark.extra_info["env"] = {
+        k: os.environ.get(k)
+        for k in ("REFBP_BENCH_QUICK", "REFBP_BENCH_PEERS", "REFBP_BENCH_WAIT_IDLE",
+                  "REFBP_BENCH_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                  "MKL_NUM_THREADS", "XLA_FLAGS")
+    }
+    benchmark(lambda: None)
+
+
+@pytest.mark.bench
+def test_busy_at_first(benchmark):
+    retry = bool(os.environ.get("REFBP_BENCH_DEADLINE"))  # only the retry pass has one
+    benchmark.extra_info["others_cpu"] = 0.01 if retry else 0.6
+    benchmark.extra_info["retry_wait"] = os.environ.get("REFBP_BENCH_WAIT_IDLE")
+    benchmark(lambda: None)
+
+
+@pytest.mark.bench
+def test_broken(benchmark):
+    raise AssertionError("a broken benchmark")
+
+
+def test_not_a_benchmark():
+    raise AssertionError("deselected by -m bench: never runs")
+"""
+
+# what the real tests/bench/conftest.py says about the run that the report needs
+_FAKE_BENCH_CONFTEST = """
+import os
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    machine_info["refbp_bench"] = {"quick": os.environ["REFBP_BENCH_QUICK"] == "1"}
+"""
+_ARGS_AFTER = [
+    "-m", "bench", "-v", "-p", "no:randomly", "-p", "no:cacheprovider",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fake_bench_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("checkout")
+    (root / "tests" / "bench").mkdir(parents=True)
+    (root / "tests" / "__init__.py").write_text("", encoding="utf-8")
+    (root / "tests" / "bench" / "__init__.py").write_text("", encoding="utf-8")
+    (root / "tests" / "bench" / "test_fake.py").write_text(_FAKE_BENCH, encoding="utf-8")
+    (root / "tests" / "bench" / "conftest.py").write_text(_FAKE_BENCH_CONFTEST, encoding="utf-8")
+    here = Path(__file__).resolve().parents[2]
+    root.joinpath("pyproject.toml").write_text(
+        here.joinpath("pyproject.toml").read_text("utf-8"), encoding="utf-8"
+    )
+    return root
+
+
+def _quick_tail(out: Path) -> list[str]:
+    return [*_ARGS_AFTER, f"--benchmark-json={out}", "--benchmark-min-rounds=3",
+            "--benchmark-max-time=0.05", "--benchmark-warmup=off",
+            "--benchmark-columns=min,median,max,rounds"]  # fmt: skip
+
+
+def test_run_benchmarks_end_to_end(
+    fake_bench_root: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    out, log = tmp_path / "run.json", tmp_path / "run.log"
+    s = Settings(quick=True, peers=("jax", "torch"), wait_idle=2.5, retry_wait=0.5)
+    assert driver.run_benchmarks(fake_bench_root, out, s, log) == 1  # one benchmark failed
+    printed = capsys.readouterr().out.splitlines()
+    args = ["tests/bench", *_quick_tail(out)]
+    env = {"REFBP_BENCH_QUICK": "1", "REFBP_BENCH_PEERS": "jax,torch",
+           "REFBP_BENCH_WAIT_IDLE": "2.5", "REFBP_BENCH_THREADS": "1",
+           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false"}  # fmt: skip
+    command = (f"cd {shlex.quote(str(fake_bench_root))} && "
+               + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+               + f" {shlex.join([sys.executable, '-u', '-m', 'pytest', *args])}")  # fmt: skip
+    assert printed[:2] == [f"refbp bench: running (log: {log}):", f"  {command}"]
+    assert f"refbp bench: tests/bench/test_fake.py::test_broken failed (see {log})" in printed
+    assert "benchmarking: 4/4 test_broken failed" in printed  # plain progress lines: no tty
+    assert printed[-2:] == [
+        "refbp bench: retrying 1 contended benchmark(s), waiting up to 0.5 s each for an "
+        "idle machine (budget 300 s)",
+        "retrying: 1/1 test_busy_at_first passed",
+    ]
+    assert "test_not_a_benchmark" not in "\n".join(printed)
+    text = log.read_text()
+    assert text.startswith(f"# {command}\n")
+    assert "test_records_how_it_was_run PASSED" in text and "a broken benchmark" in text
+    assert "# retry pass: " in text and "REFBP_BENCH_DEADLINE=" in text
+    data = json.loads(out.read_text())
+    assert out.read_text() == json.dumps(data, indent=1)
+    record, busy = data["benchmarks"]
+    assert record["extra_info"]["argv"] == args
+    assert record["extra_info"]["env"] == {**env, "REFBP_BENCH_WAIT_IDLE": "2.5"}
+    assert record["extra_info"]["python"] == sys.executable  # the interpreter that runs refbp
+    assert record["stats"]["rounds"] >= 3 and "data" not in record["stats"]  # no raw timings
+    assert busy["extra_info"]["others_cpu"] == 0.01  # the quiet retry replaced the busy one
+    assert busy["extra_info"]["retry_wait"] == "0.5" and busy["extra_info"]["attempts"] == 2
+    assert not (tmp_path / "run-retry.json").exists()
+    meta = data["machine_info"]["refbp_bench"]
+    guard = meta.pop("guard")
+    assert meta == {"quick": True, "command": command}
+    assert guard.pop("seconds") > 0 and guard["retry"].pop("seconds") >= 0
+    assert guard == {
+        "threads": 1, "env": {k: v for k, v in env.items() if not k.startswith("REFBP")},
+        "wait_idle": 2.5, "busy_limit": 0.1, "first_pass": {"benchmarks": 2, "contended": 1},
+        "retry": {"wait_idle": 0.5, "budget": 300.0, "retried": 1, "improved": 1,
+                  "still_contended": 0},
+    }  # fmt: skip
+
+
+def test_no_retry_and_no_pinning_when_asked(
+    fake_bench_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, log = tmp_path / "run.json", tmp_path / "run.log"
+    s = Settings(quick=False, threads=0, retries=0, note={"waited_before": 3.0})
+    driver.run_benchmarks(fake_bench_root, out, s, log)
+    assert "retrying" not in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    record, busy = data["benchmarks"]
+    env = record["extra_info"]["env"]
+    assert (env["REFBP_BENCH_THREADS"], env["REFBP_BENCH_QUICK"]) == ("0", "0")
+    assert busy["extra_info"]["others_cpu"] == 0.6 and "attempts" not in busy["extra_info"]
+    guard = data["machine_info"]["refbp_bench"]["guard"]
+    assert (guard["threads"], guard["env"], guard["retry"], guard["waited_before"]) == (
+        0, {}, None, 3.0
+    )  # fmt: skip
+    assert guard["first_pass"] == {"benchmarks": 2, "contended": 1}
+
+
+def test_the_command_line_reaches_a_pipe_at_once(fake_bench_root: Path, tmp_path: Path) -> None:
+    """A wrapper reading `refbp bench` through a pipe sees the command line it runs before
+    the first benchmark ends (here: one that takes a minute)."""
+    from tests.pipes import lines_while_running
+
+    code = ("import sys; from pathlib import Path; from refbp_tools.bench import driver; "
+            "driver.run_benchmarks(Path(sys.argv[1]), Path(sys.argv[2]), "
+            "driver.Settings(quick=True), Path(sys.argv[3]))")  # fmt: skip
+    argv = [sys.executable, "-c", code, str(fake_bench_root), str(tmp_path / "r.json"),
+            str(tmp_path / "r.log")]  # fmt: skip
+    got, running = lines_while_running(argv, "-m pytest", 40, REFBP_FAKE_BENCH_SLEEP="1")
+    assert got and got[-1].startswith(f"  cd {shlex.quote(str(fake_bench_root))} && REFBP_")
+    assert f"{shlex.quote(sys.executable)} -u -m pytest tests/bench " in got[-1]
+    assert running  # the first benchmark takes a minute
+
+
+class _FakePopen:
+    """subprocess.Popen for run_pass: records the call, replays pytest's lines."""
+
+    calls: ClassVar[list[tuple[list[str], dict[str, Any]]]] = []
+    lines = (
+        "collecting ... collected 5 items / 2 deselected / 3 selected\n",
+        "tests/bench/a.py::test_one PASSED [ 33%]\n",
+        "tests/bench/a.py::test_two ERROR [ 66%]\n",
+        "tests/bench/a.py::test_three FAILED [100%]\n",
+    )
+
+    def __init__(self, cmd: list[str], **kw: Any) -> None:
+        self.calls.append((cmd, kw))
+        self.stdout = iter(self.lines)
+
+    def __enter__(self) -> _FakePopen:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def wait(self) -> int:
+        return 1
+
+
+def test_full_run_command_and_progress(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full run: ten rounds, a second each at most, the environment says so; pytest's
+    lines go to the log and its failures and errors are named."""
+    _FakePopen.calls = []
+    monkeypatch.setattr(driver.subprocess, "Popen", _FakePopen)
+    monkeypatch.setenv("REFBP_BENCH_QUICK", "stale")
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
+    out, log = tmp_path / "never-written.json", tmp_path / "run.log"
+    assert driver.run_benchmarks(tmp_path, out, Settings(), log) == 1
+    [(cmd, kw)] = _FakePopen.calls
+    assert cmd == [
+        sys.executable, "-u", "-m", "pytest", "tests/bench", *_ARGS_AFTER,
+        f"--benchmark-json={out}", "--benchmark-min-rounds=10", "--benchmark-max-time=1.0",
+        "--benchmark-warmup=off", "--benchmark-columns=min,median,max,rounds",
+    ]  # fmt: skip
+    env = kw.pop("env")
+    assert kw == {"cwd": tmp_path, "stdout": subprocess.PIPE, "stderr": subprocess.STDOUT,
+                  "text": True, "bufsize": 1}  # fmt: skip
+    assert (env["REFBP_BENCH_QUICK"], env["REFBP_BENCH_PEERS"]) == ("0", "")
+    assert env["REFBP_BENCH_WAIT_IDLE"] == "0.0" and env["PATH"] == driver.os.environ["PATH"]
+    assert env["XLA_FLAGS"] == (
+        "--xla_force_host_platform_device_count=1 --xla_cpu_multi_thread_eigen=false"
+    )  # the caller's XLA flags kept, one more added
+    assert log.read_text().endswith("".join(_FakePopen.lines))
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[2:] == [
+        "benchmarking: 1/3 test_one passed",  # the first at once, then every 2 s, the last
+        "benchmarking: 3/3 test_three failed",
+        f"refbp bench: tests/bench/a.py::test_two failed (see {log})",
+        f"refbp bench: tests/bench/a.py::test_three failed (see {log})",
+    ]
+    assert not out.exists()  # pytest wrote nothing: no retry, no guard record
+
+    # no deselection ("collected N items" alone), class-style test ids, then no count at all
+    monkeypatch.setattr(_FakePopen, "lines", (
+        "collected 2 items\n",
+        "tests/bench/a.py::TestX::test_one PASSED [ 50%]\n",
+        "tests/bench/a.py::TestX::test_two PASSED [100%]\n",
+    ))  # fmt: skip
+    driver.run_benchmarks(tmp_path, out, Settings(quick=True), log)
+    assert capsys.readouterr().out.splitlines()[2:] == [
+        "benchmarking: 1/2 test_one passed", "benchmarking: 2/2 test_two passed"
+    ]  # fmt: skip
+    monkeypatch.setattr(_FakePopen, "lines", ("tests/bench/a.py::test_one PASSED\n",))
+    assert driver.run_benchmarks(tmp_path, out, Settings(quick=True), log) == 1  # no bar
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+def test_thread_environment() -> None:
+    assert driver.thread_env(0, {}) == {}
+    assert driver.thread_env(2, {"XLA_FLAGS": "--a"}) == dict.fromkeys(driver.THREAD_VARS, "2")
+    flags = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false --b"}
+    assert driver.thread_env(1, flags)["XLA_FLAGS"] == flags["XLA_FLAGS"]  # not added twice
+    env = driver.bench_env(Settings(peers=("jax",)), 1.5, deadline=1234.4)
+    assert env["REFBP_BENCH_DEADLINE"] == "1234" and env["REFBP_BENCH_WAIT_IDLE"] == "1.5"
+    assert driver.pasteable(["/p y/python", "-m", "pytest"], {"A": "x y"}, Path("/r")) == (
+        "cd /r && A='x y' '/p y/python' -m pytest"
+    )
+
+
+def test_pytest_output_parsing() -> None:
+    m = driver._COLLECTED.search("collecting ... collected 184 items / 92 deselected / 92 selected")
+    assert m is not None and int(m.group(2) or m.group(1)) == 92
+    m = driver._COLLECTED.search("collected 7 items")
+    assert m is not None and int(m.group(2) or m.group(1)) == 7
+    line = "tests/bench/test_bench_step.py::test_step[[2,3,1]B=4-float32-jax] PASSED [  1%]"
+    m = driver._RESULT_LINE.match(line)
+    assert m is not None and m.group(2) == "PASSED" and m.group(1).endswith("-jax]")
+
+
+def test_json_path_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import datetime
+
+    when = datetime(2026, 3, 4, 5, 6, 7)
+    monkeypatch.setattr(driver.socket, "gethostname", lambda: "My box#1_x-Y.lab.example")
+    name = "2026-03-04-My_box_1_x-Y"
+    assert driver.json_path(tmp_path, False, when) == tmp_path / f"{name}.json"
+    assert driver.json_path(tmp_path, True, when) == tmp_path / f"{name}-quick.json"
+    (tmp_path / f"{name}.json").write_text("{}")
+    (tmp_path / f"{name}-2.json").write_text("{}")
+    assert driver.json_path(tmp_path, False, when) == tmp_path / f"{name}-3.json"
+    monkeypatch.setattr(driver.socket, "gethostname", lambda: "")
+    assert driver.json_path(tmp_path, False, when) == tmp_path / "2026-03-04-host.json"
+    assert driver.json_path(tmp_path, False).name == f"{datetime.now():%Y-%m-%d}-host.json"
+
+
+def test_project_root_is_the_checkout_with_the_benchmarks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import refbp
+
+    checkout = Path(refbp.__file__).resolve().parent.parent
+    assert driver.project_root() == checkout and (checkout / "tests" / "bench").is_dir()
+    (tmp_path / "refbp").mkdir()
+    (tmp_path / "tests" / "benchmarks").mkdir(parents=True)  # not tests/bench
+    monkeypatch.setattr(refbp, "__file__", str(tmp_path / "refbp" / "__init__.py"))
+    assert driver.project_root() is None  # an installed wheel: no benchmark modules
+
+
+def test_raw_timings_are_stripped_and_nothing_else() -> None:
+    data = {"machine_info": {"x": 1}, "benchmarks": [
+        {"name": "a", "stats": {"median": 1.0, "data": [1.0, 2.0]}},
+        {"name": "b", "stats": {"median": 2.0}},  # no per-round data
+        {"name": "c"},  # no stats at all
+    ]}  # fmt: skip
+    want = json.loads(json.dumps(data))
+    del want["benchmarks"][0]["stats"]["data"]
+    assert driver.strip_raw_timings(data) == want and data == want
+    assert driver.strip_raw_timings({"version": 1}) == {"version": 1}
