@@ -18,7 +18,7 @@ Deviations from the contract expected in the report (PyTorch 2.13.0):
   possible in float64; float32 only on the a → 0 side) δᴸ = (a − y) a(1 − a) / 1e-12 instead of
   a − y: too small by the factor a(1 − a)/1e-12 (0.094 at z = 30).
 - sigmoid' = a(1 − a) and tanh' = 1 − a² from the rounded a: few digits (or 0) in saturation,
-  as in the textbook and in JAX.
+  as in JAX; in float32, tanh layers at |z| ≈ 5–10 can exceed the tolerance (``inaccurate``).
 
     refbp verify --target examples.torch_autograd:make
 """
