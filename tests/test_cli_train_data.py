@@ -255,6 +255,10 @@ def test_csv_columns_read_exactly(tmp_path: Path) -> None:
     floats.write_text("1,2,0.5\n3,4,1\n")  # no header; a real-valued target
     d = load(floats, None, None, None)
     assert d.X.tolist() == [[1, 2], [3, 4]] and d.y.dtype == np.float64
+    trailing = tmp_path / "trailing.csv"
+    trailing.write_text("a,b,y,\n1,2,0,\n3,4,1,\n")  # a delimiter ending every line
+    d = load(trailing, None, None, None)
+    assert d.X.tolist() == [[1, 2], [3, 4]] and d.y.tolist() == [0, 1]
     one = tmp_path / "one.csv"
     one.write_text("1,2,7\n")  # a single row is still a table, not a header
     assert load(one, None, None, None).X.tolist() == [[1, 2]]

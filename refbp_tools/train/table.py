@@ -206,6 +206,8 @@ def read_table(path: Path, delimiter: str | None) -> Table:
         )
     sep = delimiter or _detect_delimiter(text)
     rows, lines = _split_lines(text, sep)
+    while len(rows[0]) > 1 and all(len(r) > 1 and r[-1] == "" for r in rows):
+        rows = [r[:-1] for r in rows]  # a delimiter at the end of every line: no column there
     header = rows[0] if _has_header(rows) else None
     table = Table(path, sep, header, rows[1:] if header else rows, lines[1:] if header else lines)
     width = len(rows[0])
