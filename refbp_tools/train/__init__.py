@@ -239,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
     summary["seconds"] = round(time.perf_counter() - start, 3)
     (args.out / f"train-{data.name}.json").write_text(json.dumps(summary, indent=2) + "\n")
     for k, v in summary.items():
-        if k == "classes" and len(v) > 8:
+        if k == "classes" and len(v) > 10:
             v = f"{len(v)} classes"
         print(f"{k:>18}: {PLOT_SKIPPED if k == 'plot' and v is None else v}")
     return 0
