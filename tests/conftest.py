@@ -1,4 +1,4 @@
-"""Hypothesis profiles and the verification record, shared by every test module.
+"""Hypothesis profiles and the JAX compile cache, shared by every test module.
 
 Profiles, chosen by the HYPOTHESIS_PROFILE environment variable (default ``quick``):
 
@@ -104,16 +104,3 @@ def no_warm_up_running() -> None:
 
 def pytest_sessionfinish(session: object, exitstatus: int) -> None:
     _wait_for_warm_up()  # never leave it inside XLA while the interpreter shuts down
-    from tests import record
-
-    try:
-        from oracle.fast import compile_stats
-
-        stats = compile_stats()
-        record.add_raw(
-            {"kind": "_compiles", "compiles": stats.compiles, "cache_hits": stats.cache_hits,
-             "seconds": stats.seconds}
-        )
-    except ImportError:
-        pass
-    record.flush()

@@ -11,7 +11,7 @@ is not failed, and the report says who was closer.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -20,7 +20,14 @@ import numpy as np
 
 from oracle.engine.cases import Case
 from oracle.engine.reference import magnitudes, output_rounding
-from oracle.engine.tolerance import Measurement, Sensitivity, judge, perturbation, unit_roundoff
+from oracle.engine.tolerance import (
+    Measurement,
+    Sensitivity,
+    judge,
+    once,
+    perturbation,
+    unit_roundoff,
+)
 
 __all__ = ["Arbitration", "arbitrate", "exact_module"]
 
@@ -40,8 +47,9 @@ def exact_module() -> ModuleType | None:
         return None
 
 
-def exact_reference(case: Case) -> tuple[Any, Sensitivity] | None:
-    """The exact answer for ``case`` rounded to float64, and its exactly measured conditioning."""
+def exact_reference(case: Case) -> tuple[Any, Callable[[], Sensitivity]] | None:
+    """The exact answer for ``case`` rounded to float64, and (on demand) its exactly measured
+    conditioning."""
     exact = exact_module()
     s = case.structure
     if exact is None or not exact.is_small(s.sizes, s.batch):
@@ -49,19 +57,22 @@ def exact_reference(case: Case) -> tuple[Any, Sensitivity] | None:
     args = (case.weights, case.biases, list(s.activations), s.loss, case.X, case.Y)
     answer = exact.exact_backprop(*args)
     ref = exact.rounded(answer, np.float64)
-    runs = [
-        exact.rounded(r, np.float64)
-        for r in exact.exact_sensitivity(*args, rho=perturbation(s.dtype), seed=case.seed)
-    ]
-    zs = [_to_float64(z) for z in answer.zs]
-    inputs = [np.asarray(case.X, np.float64), *_layer_outputs(zs, s.activations)[:-1]]
-    share = unit_roundoff(np.float64) / unit_roundoff(s.dtype)
-    sens = Sensitivity(
-        runs=runs,
-        magnitudes=magnitudes(case, ref, zs, inputs, share),
-        chi_loss=output_rounding(case, ref),
-    )
-    return ref, sens
+
+    def sensitivity() -> Sensitivity:
+        runs = [
+            exact.rounded(r, np.float64)
+            for r in exact.exact_sensitivity(*args, rho=perturbation(s.dtype), seed=case.seed)
+        ]
+        zs = [_to_float64(z) for z in answer.zs]
+        inputs = [np.asarray(case.X, np.float64), *_layer_outputs(zs, s.activations)[:-1]]
+        share = unit_roundoff(np.float64) / unit_roundoff(s.dtype)
+        return Sensitivity(
+            runs=runs,
+            magnitudes=magnitudes(case, ref, zs, inputs, share),
+            chi_loss=output_rounding(case, ref),
+        )
+
+    return ref, once(sensitivity)
 
 
 def _to_float64(a: Any) -> np.ndarray:
@@ -95,7 +106,7 @@ def arbitrate(
         depth=s.depth,
         width=max(*s.sizes, s.batch),
         families=families,
-        sensitivity=lambda: sens,
+        sensitivity=sens,
     )
     passes = all(m.passed for m in ms)
     bad = next((m for m in against_oracle if not m.passed), None)

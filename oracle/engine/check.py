@@ -29,6 +29,7 @@ from oracle.engine.tolerance import (
     Quantity,
     Sensitivity,
     judge,
+    once,
     quantities,
     unit_roundoff,
     wrong_shapes,
@@ -103,17 +104,6 @@ class Disagreement(AssertionError):
                     rerun=self._rerun,
                 )
         return self._diagnosis
-
-
-def _once(f: Callable[[], Sensitivity]) -> Callable[[], Sensitivity]:
-    memo: list[Sensitivity] = []
-
-    def get() -> Sensitivity:
-        if not memo:
-            memo.append(f())
-        return memo[0]
-
-    return get
 
 
 def _same(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> int | None:
@@ -236,7 +226,7 @@ def _check(target: Target, case: Case, pending: PendingResult, repeat: bool, pro
         raise Disagreement("not_mutated", case, f"the target changed its argument {names[moved]}")
     families = _families(got)
     bad_shapes = wrong_shapes(got, ref, families)
-    sens = _once(lambda: sensitivity(case, ref))
+    sens = once(lambda: sensitivity(case, ref))
 
     def rerun(variant: Case) -> tuple[Any, OracleResult] | None:
         try:

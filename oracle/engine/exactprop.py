@@ -99,7 +99,7 @@ def _check(target: Target, case: Case) -> Outcome:
         depth=s.depth,
         width=max(*s.sizes, s.batch),
         families=families,
-        sensitivity=lambda: sens,
+        sensitivity=sens,
     )
     if all(m.passed for m in ms):
         return Outcome("checked", ms, got.returned())
@@ -116,5 +116,5 @@ def _check(target: Target, case: Case) -> Outcome:
         got=got,
         ref=ref,
         families=families,
-        sens=lambda: sens,
+        sens=sens,
     )

@@ -58,6 +58,7 @@ __all__ = [
     "bound_factor",
     "judge",
     "norm",
+    "once",
     "perturbation",
     "perturbed_copies",
     "quantities",
@@ -198,6 +199,18 @@ class Measurement:
         if scale > 0:
             return self.error / scale
         return 0.0 if self.error == 0 else math.inf
+
+
+def once(measure: Callable[[], Sensitivity]) -> Callable[[], Sensitivity]:
+    """``measure`` run at most once: the sensitivity is costly and several judges may ask."""
+    done: list[Sensitivity] = []
+
+    def get() -> Sensitivity:
+        if not done:
+            done.append(measure())
+        return done[0]
+
+    return get
 
 
 def judge(

@@ -1,31 +1,54 @@
-"""Whole networks: loss, every δˡ, ∂C/∂Wˡ, ∂C/∂bˡ and ∂C/∂X of refbp against the oracle.
+"""refbp through the verification engine: every property ``refbp verify`` asks of a target.
 
-One test per loss × dtype, so every cell of the verification table gets examples; the
-activations of each layer are drawn from the whole registry.  Each Hypothesis example is a
-group of ``GROUP`` networks of one structure with separately drawn parameters and data
-(see ``strategies.net_case_groups``): every one of them is checked and counted.
+One test per engine property (loss × dtype for whole networks; the kink probes; repeated
+calls; exact arithmetic), so a failure names its cell.  The engine's budget follows the
+loaded Hypothesis profile: three times its ``max_examples`` per whole-network property,
+each example a group of four networks.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import os
+
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import settings
 
-from tests.differential.harness import check_networks
-from tests.strategies import DTYPES, LOSS_NAMES, examples, network_groups
+import refbp
+from oracle.engine import PROFILES, Target, verify
+from oracle.engine.exactprop import available as exact_available
+from oracle.engine.protocol import Capabilities
 
-GROUP = 4  # networks per Hypothesis example
-EXAMPLES = 3  # times the profile's max_examples, per loss and dtype
+CAPS = Capabilities()
+CELLS = [(loss, dt) for loss in CAPS.losses_usable() for dt in CAPS.dtypes]
+NETWORK_FACTOR = 3
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("loss", LOSS_NAMES)
-@settings(max_examples=examples(EXAMPLES))
-@given(data=st.data())
-def test_backprop_agrees_with_oracle(
-    loss: str, dtype: type[np.floating], data: st.DataObject
-) -> None:
-    group = data.draw(network_groups(loss, dtype, GROUP), label="networks")
-    check_networks(group, source="test_networks")
+def _profile() -> str:
+    name = os.environ.get("HYPOTHESIS_PROFILE", "quick")
+    return name if name in PROFILES else "ci"
+
+
+def _check(only: str, factor: float, **overrides: object) -> None:
+    target = Target.of(refbp.MLP, "refbp:MLP", overrides)
+    n = max(1, int(settings.default.max_examples * factor))
+    summary = verify(target, profile_name=_profile(), max_examples=n, only=[only])
+    assert summary.compared > 0, f"nothing was compared: {dict(summary.outcomes)}"
+    assert summary.exit_code() == 0, summary.failure_text()
+
+
+@pytest.mark.parametrize(("loss", "dtype"), CELLS, ids=[f"{lo}-{dt}" for lo, dt in CELLS])
+def test_backprop_agrees_with_oracle(loss: str, dtype: str) -> None:
+    _check("agreement", NETWORK_FACTOR, losses=[loss], dtypes=[dtype])
+
+
+def test_kink_conventions_are_the_contracts() -> None:
+    _check("kinks", 1.0)
+
+
+def test_repeated_calls_are_identical() -> None:
+    _check("repeatable", 1.0)
+
+
+@pytest.mark.skipif(not exact_available(), reason="oracle.exact needs mpmath (the verify extra)")
+def test_agrees_with_exact_arithmetic_up_to_saturation() -> None:
+    _check("exact", 1.0)
