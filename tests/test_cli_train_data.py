@@ -97,7 +97,10 @@ def test_without_a_target_column_the_choice_is_stated(
                    [[int(c), *x] for c, x in zip(y, X, strict=True)])  # fmt: skip
     s, printed = _train(tmp_path, capsys, "--data", str(plain), "--lr", "0.01")
     assert s["task"] == "regression" and s["loss"] == "mse"  # on 'c', as it says
-    assert printed[2] == "  target: column 'c' (the last; choose another with --target-column)"
+    assert printed[2] == (
+        "  target: column 'c' (the last; choose another with --target-column; column 'k', the "
+        "first, holds a few integers: is it the target?)"
+    )
     assert (
         printed[3] == "  task: regression, one output (mse); guessed: the targets are real numbers"
     )

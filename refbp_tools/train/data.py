@@ -19,6 +19,7 @@ from refbp_tools.train.table import read_table
 __all__ = ["Dataset", "Task", "decide_task", "describe", "load"]
 
 MAX_GUESSED_CLASSES = 1000  # more distinct integers than this are guessed to be a quantity
+FEW_CLASSES = 20  # a first column with at most this many distinct integers looks like labels
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ def _load_csv(path: Path, target: str | None, delimiter: str | None, task: str |
         chosen = "guessed from its name; choose another with --target-column"
     else:
         chosen = "the last; choose another with --target-column"
+        chosen += _first_column_hint(X[:, 0], y, names[0])
     label = repr(names[col]) if table.header is not None else str(col)
     return Dataset(
         path.stem,
@@ -108,6 +110,15 @@ def _load_csv(path: Path, target: str | None, delimiter: str | None, task: str |
         [names[c] for c in kept] if table.header else [],
         f"column {label} ({chosen})",
     )
+
+
+def _first_column_hint(first: FloatArray, y: np.ndarray, name: str) -> str:
+    """A label column is often first: say so when the first column looks like labels (a
+    few distinct integers) and the last, taken as the target, does not."""
+    few = len(np.unique(first)) <= FEW_CLASSES and bool(np.array_equal(first, np.round(first)))
+    if few and not are_labels(y):
+        return f"; column {name!r}, the first, holds a few integers: is it the target?"
+    return ""
 
 
 def load(path: Path, target: str | None, delimiter: str | None, task: str | None) -> Dataset:
