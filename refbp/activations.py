@@ -1,23 +1,21 @@
-"""The activation registry: each entry carries its forward map, its backward map and its kinks.
+"""The activation registry: one entry per activation, its forward map and its derivative.
 
-Every entry is written with numerical care for pre-activations as large as ±1e4 (and far
+Each activation is a pair of plain functions, ``<name>_forward(z)`` and
+``<name>_derivative(z, a)``, with the formula and the kink convention in the docstring (as
+``jax.nn`` does), and one line in the table ``_TABLE`` at the bottom.  These are the
+reference forms: the stable formula written once, readable top to bottom.  The network
+runs the same formulas through ``refbp.kernels`` where a kernel exists (fewer passes over
+memory); tests/bench/test_fast_paths.py holds every kernel to its reference form.
+
+Every form is written with numerical care for pre-activations as large as ±1e4 (and far
 beyond): no overflow, no NaN, no RuntimeWarning, and float32 stays float32 (constants are
-Python floats, which NumPy 2 treats as "weak" and does not let promote an array).
+Python floats, which NumPy 2 treats as "weak" and does not let promote an array).  Integer
+input is computed in float64.
 
 Kink conventions follow ``jax.nn``: relu'(0) = 0, leaky_relu'(0) = 1, elu'(0) = 1.
 
-Backward maps take (z, a, g) with g = dC/da and return dC/dz.  For the elementwise entries
-that is the ⊙ of the backprop equations, g ⊙ σ'(z), and ``derivative`` gives σ'(z) itself;
-softmax mixes a row, so its backward is a vector-Jacobian product and it has no
-elementwise derivative.  An elementwise entry may also give ``vjp``, a fused form of
-g ⊙ σ'(z) that saves temporaries (identity: g itself; tanh: two fresh arrays updated in
-place instead of eight new ones); it must equal ``g * derivative(z, a)`` bit for bit, which
-tests/bench/test_fast_paths.py checks for every entry.  In-place updates only ever touch
-arrays the function itself has just created, never z, a or g.
-
-Adding an activation is one ``_register(Activation(...))`` call here and one entry in the
-oracle's ``oracle.functions.ACTIVATIONS``; every test, benchmark and report iterates over
-the registries.
+Adding an activation is one entry in ``_TABLE`` here and one in the oracle's
+``oracle.functions``; every test, benchmark and report iterates over the registries.
 """
 
 from __future__ import annotations
@@ -29,30 +27,44 @@ from types import MappingProxyType
 
 import numpy as np
 
+from refbp import kernels
+from refbp._constants import GELU_C, GELU_CLIP, GELU_K, LEAKY_SLOPE
 from refbp._types import FloatArray
 
 __all__ = ["ACTIVATIONS", "Activation", "get_activation"]
 
+Forward = Callable[[FloatArray], FloatArray]
+"""z (B, O) -> a = σ(z) (B, O)."""
 Derivative = Callable[[FloatArray, FloatArray], FloatArray]
+"""(z, a) -> σ'(z) (B, O), elementwise."""
+Backward = Callable[[FloatArray, FloatArray, FloatArray], FloatArray]
+"""(z, a, g = dC/da) -> dC/dz (B, O)."""
+Line = tuple[float, float]
+"""(slope, intercept): σ(z) ≈ slope · z + intercept."""
 
 
 @dataclass(frozen=True, slots=True)
 class Activation:
     """One activation function a = σ(z), applied to z (B, O).
 
-    ``derivative(z, a)`` is σ'(z) (B, O) for elementwise activations and ``None`` for
-    softmax.  ``backward(z, a, g)`` is dC/dz (B, O) given g = dC/da (B, O): ``vjp(z, a, g)``
-    where the entry has one (softmax must; elementwise entries may, as a fused fast path),
-    else g ⊙ derivative(z, a).
-    ``kinks`` lists the points where σ is not differentiable and a one-sided value is chosen.
+    ``forward`` and ``derivative`` are the reference forms; softmax mixes a row, so it has no
+    elementwise derivative (``None``) and gives its vector-Jacobian product as ``vjp``.
+    ``fast_forward`` / ``fast_backward``, where set, compute the same thing from
+    ``refbp.kernels`` in fewer passes; ``functions`` is the pair the network runs.
+    ``kinks``: where σ is not differentiable and a one-sided value is chosen.
+    ``output_range``: the closed hull of σ's values.  ``asymptotes``: the lines σ follows as
+    z → −∞ and z → +∞ (σ' tends to their slopes), for elementwise entries.
     """
 
     name: str
-    forward: Callable[[FloatArray], FloatArray]
+    forward: Forward
     derivative: Derivative | None
-    vjp: Callable[[FloatArray, FloatArray, FloatArray], FloatArray] | None = None
+    vjp: Backward | None = None
     kinks: tuple[float, ...] = ()
     output_range: tuple[float, float] = (-math.inf, math.inf)
+    asymptotes: tuple[Line, Line] | None = None
+    fast_forward: Forward | None = None
+    fast_backward: Backward | None = None
 
     @property
     def elementwise(self) -> bool:
@@ -65,10 +77,15 @@ class Activation:
         assert self.derivative is not None
         return g * self.derivative(z, a)
 
+    @property
+    def functions(self) -> tuple[Forward, Backward]:
+        """(forward, backward) as the network runs them: the kernels where there are some."""
+        return (self.fast_forward or self.forward, self.fast_backward or self.backward)
+
 
 _REGISTRY: dict[str, Activation] = {}
 ACTIVATIONS: Mapping[str, Activation] = MappingProxyType(_REGISTRY)
-"""Name -> Activation.  Read-only view; entries are added by ``_register`` in this module."""
+"""Name -> Activation.  Read-only view of ``_TABLE``."""
 
 
 def _register(entry: Activation) -> None:
@@ -93,237 +110,220 @@ def get_activation(name: object, where: str = "refbp") -> Activation:
         ) from None
 
 
-# --- elementwise building blocks ------------------------------------------------------
-
-# Bytes of one block in ``_blockwise``: a block and a temporary of its size stay in L2.
-_BLOCK_BYTES = 1 << 19
+def _float(z: FloatArray) -> FloatArray:
+    return z if z.dtype.kind == "f" else z.astype(np.float64)
 
 
-def _blockwise(kernel: Callable[[FloatArray, FloatArray], None], z: FloatArray) -> FloatArray:
-    """A fresh array ``out`` (z's shape) filled by ``kernel(z_part, out_part)``, block by block.
-
-    A formula of several elementwise passes (tanh' has seven) then works on blocks that
-    stay in cache, instead of streaming a large z through memory once per pass, and its
-    temporaries are block-sized: tanh' on 512 × 2048 float64 takes 2.3 ms instead of 5.4.
-    Each element is computed by the same operations either way, so the bits are the same.
-    """
-    dtype = z.dtype if z.dtype.kind == "f" else np.dtype(np.float64)
-    out = np.empty(z.shape, dtype=dtype)
-    block = _BLOCK_BYTES // dtype.itemsize
-    if z.size <= block:
-        kernel(z, out)
-        return out
-    flat_z, flat_out = z.reshape(-1), out.reshape(-1)  # out is C-contiguous: a view
-    for start in range(0, flat_z.size, block):
-        kernel(flat_z[start : start + block], flat_out[start : start + block])
-    return out
+# --- the reference forms ----------------------------------------------------------------
 
 
-def _sigmoid(z: FloatArray) -> FloatArray:
-    # exp(-|z|) never overflows; both branches are exact rearrangements of 1/(1+e^-z).
+def identity_forward(z: FloatArray) -> FloatArray:
+    """a = z, returned as it is (nothing downstream writes to it)."""
+    return z
+
+
+def identity_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
+    """identity'(z) = 1."""
+    return np.ones_like(_float(z))
+
+
+def _sigmoid_parts(z: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """(σ(z), e) with e = exp(−|z|), which never overflows."""
+    z = _float(z)
     e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)), e
 
 
-# identity -------------------------------------------------------------------------------
-_register(
-    Activation(
-        name="identity",
-        forward=lambda z: z,  # a is z itself: nothing downstream writes to it
-        derivative=lambda z, a: np.ones_like(z),
-        vjp=lambda z, a, g: g,  # g ⊙ 1 is g: handed on as it is, neither copied nor written
-    )
-)
+def sigmoid_forward(z: FloatArray) -> FloatArray:
+    """σ(z) = 1 / (1 + e^{−z}): 1/(1 + e) for z ≥ 0 and e/(1 + e) for z < 0, e = exp(−|z|).
+
+    Both branches are exact rearrangements; neither overflows.  No kink.
+    """
+    return _sigmoid_parts(z)[0]
 
 
-# sigmoid -------------------------------------------------------------------------------------
-def _sigmoid_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
-    # Not a (1 − a): once a rounds near 1, 1 − a keeps few digits (z = 12 in float32 loses
-    # three of seven; z = 30 in float64 likewise).  With e = exp(−|z|), σ'(z) = e / (1 + e)²
-    # is a sum and products of positives, accurate to a few ulps for every z.
-    return _blockwise(_sigmoid_derivative_kernel, z)
+def sigmoid_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
+    """σ'(z) = σ(z) σ(−z) = e / (1 + e)², e = exp(−|z|).
+
+    Not a (1 − a): once a rounds near 1, 1 − a keeps few digits (z = 12 in float32 loses
+    three of seven).  e / (1 + e)² is a sum and products of positives: a few ulps for every z.
+    """
+    e = np.exp(-np.abs(_float(z)))
+    return e / ((1.0 + e) * (1.0 + e))
 
 
-def _sigmoid_derivative_kernel(z: FloatArray, e: FloatArray) -> None:
-    # In place in e (same operations, same rounding as e / ((1 + e)(1 + e)) written out):
-    # e = exp(−|z|), then d = (1 + e)², then e / d.
-    np.abs(z, out=e)
-    np.negative(e, out=e)
-    np.exp(e, out=e)
-    d = 1.0 + e
-    d *= d
-    e /= d
+def tanh_forward(z: FloatArray) -> FloatArray:
+    """tanh(z).  No kink."""
+    return np.tanh(z)
 
 
-def _sigmoid_vjp(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
-    d = _sigmoid_derivative(z, a)  # a fresh array: g ⊙ σ' is written into it
-    d *= g
-    return d
+def tanh_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
+    """tanh'(z) = sech²(z) = 4e / (1 + e)², e = exp(−2|z|).
+
+    Not 1 − a², which cancels once |a| rounds near 1 (|z| > 4 in float32).
+    """
+    e = np.exp(-2.0 * np.abs(_float(z)))
+    return 4.0 * e / ((1.0 + e) * (1.0 + e))
 
 
-_register(
-    Activation(
-        name="sigmoid",
-        forward=_sigmoid,
-        derivative=_sigmoid_derivative,
-        vjp=_sigmoid_vjp,
-        output_range=(0.0, 1.0),
-    )
-)
+def relu_forward(z: FloatArray) -> FloatArray:
+    """relu(z) = max(z, 0)."""
+    return np.maximum(z, 0.0)
 
 
-# tanh ----------------------------------------------------------------------------------------
-def _tanh_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
-    # 1 − a² cancels the same way as a (1 − a) once |a| rounds near 1 (|z| > 4 in float32).
-    # sech²(z) = 4e / (1 + e)² with e = exp(−2|z|) has no cancellation.
-    return _blockwise(_tanh_derivative_kernel, z)
+def relu_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
+    """relu'(z) = 1 for z > 0, else 0; relu'(0) = 0 (the kink, as jax.nn.relu)."""
+    return (z > 0).astype(_float(z).dtype)
 
 
-def _tanh_derivative_kernel(z: FloatArray, e: FloatArray) -> None:
-    # In place in e (same operations, same rounding as 4e / ((1 + e)(1 + e)) written out;
-    # 4e is exact): e = exp(−2|z|), then d = (1 + e)², then 4e / d.
-    np.abs(z, out=e)
-    e *= -2.0
-    np.exp(e, out=e)
-    d = 1.0 + e
-    d *= d
-    e *= 4.0
-    e /= d
+def leaky_relu_forward(z: FloatArray) -> FloatArray:
+    """leaky_relu(z) = z for z ≥ 0, 0.01 z for z < 0."""
+    return np.where(z >= 0, z, LEAKY_SLOPE * _float(z))
 
 
-def _tanh_vjp(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
-    d = _tanh_derivative(z, a)  # a fresh array: g ⊙ tanh' is written into it
-    d *= g
-    return d
+def leaky_relu_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
+    """leaky_relu'(z) = 1 for z ≥ 0, 0.01 for z < 0; leaky_relu'(0) = 1 (as jax.nn)."""
+    return np.where(z >= 0, 1.0, LEAKY_SLOPE).astype(_float(z).dtype)
 
 
-_register(
-    Activation(
-        name="tanh",
-        forward=np.tanh,
-        derivative=_tanh_derivative,
-        vjp=_tanh_vjp,
-        output_range=(-1.0, 1.0),
-    )
-)
+def elu_forward(z: FloatArray) -> FloatArray:
+    """elu(z) = z for z > 0, e^z − 1 for z ≤ 0 (alpha 1).
 
-# relu: relu'(0) = 0, as jax.nn.relu ---------------------------------------------------------
-_register(
-    Activation(
-        name="relu",
-        forward=lambda z: np.maximum(z, 0.0),
-        derivative=lambda z, a: (z > 0).astype(z.dtype),
-        vjp=lambda z, a, g: g * (z > 0),  # the bool mask multiplies as 0 or 1 in g's dtype
-        kinks=(0.0,),
-        output_range=(0.0, math.inf),
-    )
-)
-
-# leaky_relu, slope 0.01: leaky_relu'(0) = 1, as jax.nn.leaky_relu ---------------------------
-LEAKY_SLOPE = 0.01
-_register(
-    Activation(
-        name="leaky_relu",
-        forward=lambda z: np.where(z >= 0, z, LEAKY_SLOPE * z),
-        derivative=lambda z, a: np.where(z >= 0, 1.0, LEAKY_SLOPE).astype(z.dtype),
-        kinks=(0.0,),
-    )
-)
+    expm1 is taken of the non-positive part only, so large positive z never reaches exp,
+    and it keeps the digits that exp(z) − 1 loses near 0.
+    """
+    return np.where(z > 0, z, np.expm1(np.minimum(_float(z), 0.0)))
 
 
-# elu, alpha 1: elu'(0) = 1, as jax.nn.elu ----------------------------------------------------
-def _elu(z: FloatArray) -> FloatArray:
-    # expm1 only of the non-positive part, so large positive z never reaches exp.
-    return np.where(z > 0, z, np.expm1(np.minimum(z, 0.0)))
+def elu_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
+    """elu'(z) = 1 for z > 0, e^z for z ≤ 0; elu'(0) = 1 (as jax.nn.elu).
+
+    e^z is taken directly: a + 1 would cancel to 0 once a rounds to −1 (z = −30 in float32:
+    9.4e-14 becomes 0).  It is exp(min(z, 0)), which is 1 for every z ≥ 0.
+    """
+    return np.exp(np.minimum(_float(z), 0.0))
 
 
-_register(
-    Activation(
-        name="elu",
-        forward=_elu,
-        # for z <= 0, d/dz expm1(z) = exp(z), taken directly: a + 1 would cancel to 0 once
-        # a rounds to -1 (z = -30 in float32: 9.4e-14 becomes 0).  exp(0) = 1 at the kink.
-        derivative=lambda z, a: np.where(z > 0, 1.0, np.exp(np.minimum(z, 0.0))).astype(z.dtype),
-        kinks=(0.0,),
-        output_range=(-1.0, math.inf),
-    )
-)
+def softplus_forward(z: FloatArray) -> FloatArray:
+    """softplus(z) = log(1 + e^z) = max(z, 0) + log1p(e^{−|z|}), through logaddexp."""
+    z = _float(z)
+    return np.logaddexp(z.dtype.type(0), z)
 
-# softplus: log(1 + e^z) through logaddexp (no overflow); softplus' = sigmoid ---------------
-_register(
-    Activation(
-        name="softplus",
-        forward=lambda z: np.logaddexp(z.dtype.type(0), z),
-        derivative=lambda z, a: _sigmoid(z),
-        output_range=(0.0, math.inf),
-    )
-)
 
-# gelu, tanh approximation (jax.nn.gelu's default) --------------------------------------------
-# gelu(z) = z/2 (1 + tanh u), u = c (z + k z³).  Since (1 + tanh u)/2 = σ(2u) exactly, it is
-# computed as z σ(2u) with the stable sigmoid: 1 + tanh u would cancel for z < −3 and leave
-# float32 with no correct digit at z = −5.
-GELU_C = math.sqrt(2.0 / math.pi)  # a Python float: weak, keeps float32 float32
-GELU_K = 0.044715
-# σ(2u) is exactly 0 or 1 in float64 once |z| > 10; clipping z there keeps z³ from
-# overflowing float32 (|z| > 7e12) without changing any result.
-_GELU_CLIP = 1.0e3
+def softplus_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
+    """softplus'(z) = σ(z)."""
+    return sigmoid_forward(z)
 
 
 def _gelu_parts(z: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(σ(2u), σ'(2u), zc): the gate, its slope, and z clipped for the polynomial."""
-    zc = np.clip(z, -_GELU_CLIP, _GELU_CLIP)
-    two_u = (2.0 * GELU_C) * (zc + GELU_K * zc * zc * zc)
-    e = np.exp(-np.abs(two_u))
-    gate = np.where(two_u >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    slope = e / ((1.0 + e) * (1.0 + e))
-    return gate, slope, zc
+    zc = np.clip(_float(z), -GELU_CLIP, GELU_CLIP)
+    gate, e = _sigmoid_parts((2.0 * GELU_C) * (zc + GELU_K * zc * zc * zc))
+    return gate, e / ((1.0 + e) * (1.0 + e)), zc
 
 
-def _gelu(z: FloatArray) -> FloatArray:
-    gate, _, _ = _gelu_parts(z)
-    return z * gate
+def gelu_forward(z: FloatArray) -> FloatArray:
+    """gelu(z) = z/2 (1 + tanh u), u = √(2/π) (z + 0.044715 z³): the tanh approximation,
+    jax.nn.gelu's default.  Computed as z σ(2u), the same number ((1 + tanh u)/2 = σ(2u)),
+    because 1 + tanh u cancels for z < −3 and would leave float32 no digit at z = −5.
+    """
+    return _float(z) * _gelu_parts(z)[0]
 
 
-def _gelu_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
-    # d/dz [z σ(2u)] = σ(2u) + z σ'(2u) · 2c (1 + 3k z²); σ'(2u) is exactly 0 wherever z was
-    # clipped, so the clipped zc in the polynomial changes nothing and cannot overflow.
+def gelu_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
+    """gelu'(z) = σ(2u) + z σ'(2u) · 2√(2/π) (1 + 3 · 0.044715 z²).
+
+    σ'(2u) is exactly 0 wherever z was clipped, so the clipped z in the polynomial changes
+    nothing and cannot overflow.
+    """
     gate, slope, zc = _gelu_parts(z)
     return gate + zc * slope * (2.0 * GELU_C) * (1.0 + 3.0 * GELU_K * zc * zc)
 
 
-_register(Activation(name="gelu", forward=_gelu, derivative=_gelu_derivative))
+def silu_forward(z: FloatArray) -> FloatArray:
+    """silu(z) = z σ(z)."""
+    return _float(z) * sigmoid_forward(z)
 
 
-# silu: z σ(z); silu' = σ(z) (1 + z (1 - σ(z))) --------------------------------------------
-def _silu_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
-    s = _sigmoid(z)
-    return s * (1.0 + z * (1.0 - s))
+def silu_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
+    """silu'(z) = σ(z) + z σ'(z), with σ'(z) = e/(1 + e)² (see ``sigmoid_derivative``).
+
+    Not σ(z) (1 + z (1 − σ(z))): 1 − σ(z) keeps few digits once σ(z) rounds near 1.
+    """
+    z = _float(z)
+    return sigmoid_forward(z) + z * sigmoid_derivative(z, z)
 
 
-_register(Activation(name="silu", forward=lambda z: z * _sigmoid(z), derivative=_silu_derivative))
-
-
-# softmax, row-wise: not elementwise, so backward is the VJP a ⊙ (g − Σ_j g_j a_j) ----------
-def softmax(z: FloatArray) -> FloatArray:
-    """Row-wise softmax of z (B, O), shifted by each row's max so exp never overflows."""
+def softmax_forward(z: FloatArray) -> FloatArray:
+    """softmax(z)_j = e^{z_j} / Σ_k e^{z_k} along each row of z (B, O), computed after
+    subtracting each row's max, so exp never overflows."""
     e = np.exp(z - z.max(axis=1, keepdims=True))
     row_sums: FloatArray = e.sum(axis=1, keepdims=True)
     out: FloatArray = e / row_sums
     return out
 
 
-def _softmax_vjp(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
+def softmax_vjp(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
+    """dC/dz = a ⊙ (g − Σ_j g_j a_j) per row: the vector-Jacobian product of softmax."""
     ga: FloatArray = (g * a).sum(axis=1, keepdims=True)
     return a * (g - ga)
 
 
-_register(
+# --- the table --------------------------------------------------------------------------
+
+_FLAT: Line = (0.0, 0.0)
+_UNIT: Line = (1.0, 0.0)
+
+_TABLE: tuple[Activation, ...] = (
     Activation(
-        name="softmax",
-        forward=softmax,
-        derivative=None,
-        vjp=_softmax_vjp,
-        output_range=(0.0, 1.0),
-    )
-)
+        "identity", identity_forward, identity_derivative,
+        asymptotes=(_UNIT, _UNIT), fast_backward=kernels.identity_backward,
+    ),
+    Activation(
+        "sigmoid", sigmoid_forward, sigmoid_derivative,
+        output_range=(0.0, 1.0), asymptotes=(_FLAT, (0.0, 1.0)),
+        fast_forward=kernels.sigmoid, fast_backward=kernels.sigmoid_backward,
+    ),
+    Activation(
+        "tanh", tanh_forward, tanh_derivative,
+        output_range=(-1.0, 1.0), asymptotes=((0.0, -1.0), (0.0, 1.0)),
+        fast_backward=kernels.tanh_backward,
+    ),
+    Activation(
+        "relu", relu_forward, relu_derivative,
+        kinks=(0.0,), output_range=(0.0, math.inf), asymptotes=(_FLAT, _UNIT),
+        fast_backward=kernels.relu_backward,
+    ),
+    Activation(
+        "leaky_relu", leaky_relu_forward, leaky_relu_derivative,
+        kinks=(0.0,), asymptotes=((LEAKY_SLOPE, 0.0), _UNIT),
+        fast_forward=kernels.leaky_relu, fast_backward=kernels.leaky_relu_backward,
+    ),
+    Activation(
+        "elu", elu_forward, elu_derivative,
+        kinks=(0.0,), output_range=(-1.0, math.inf), asymptotes=((0.0, -1.0), _UNIT),
+        fast_forward=kernels.elu, fast_backward=kernels.elu_backward,
+    ),
+    Activation(
+        "softplus", softplus_forward, softplus_derivative,
+        output_range=(0.0, math.inf), asymptotes=(_FLAT, _UNIT),
+        fast_forward=kernels.softplus, fast_backward=kernels.softplus_backward,
+    ),
+    Activation(
+        "gelu", gelu_forward, gelu_derivative,
+        asymptotes=(_FLAT, _UNIT),
+        fast_forward=kernels.gelu, fast_backward=kernels.gelu_backward,
+    ),
+    Activation(
+        "silu", silu_forward, silu_derivative,
+        asymptotes=(_FLAT, _UNIT),
+        fast_forward=kernels.silu, fast_backward=kernels.silu_backward,
+    ),
+    Activation(
+        "softmax", softmax_forward, None, vjp=softmax_vjp, output_range=(0.0, 1.0),
+        fast_forward=kernels.softmax,
+    ),
+)  # fmt: skip
+
+for _entry in _TABLE:
+    _register(_entry)

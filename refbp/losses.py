@@ -1,51 +1,75 @@
-"""The loss registry: each entry carries C(a, y), its gradient ∇ₐC, and what its data must be.
+"""The loss registry: one entry per loss, C(a, y) and its gradient ∇ₐC, and what y must be.
 
 C is averaged over the batch: a (B, O) are the network's outputs, y (B, O) the targets.
-``value`` returns a 0-d array in the network's dtype; ``grad`` returns dC/da (B, O).
+Each loss is a pair of plain functions, ``<name>_value(a, y)`` (a 0-d array in the
+network's dtype) and ``<name>_grad(a, y)`` (dC/da (B, O)), with the formula in the
+docstring, and one line in the table ``_TABLE`` at the bottom.  These are the reference
+forms; the network runs the kernels of ``refbp.loss_kernels`` where an entry has them, and
+tests/bench/test_fast_paths.py holds each kernel to its reference form.
 
 Stable forms: log-sum-exp with the max shift for softmax cross-entropy, softplus via
 logaddexp for the sigmoid cross-entropy on logits, log1p for log(1 − a).  No entry
 overflows, or warns, for outputs as large as ±1e4.
 
-Adding a loss is one ``_register(Loss(...))`` call here and one entry in
-``oracle.functions.LOSSES``.
+An entry may also declare ``output_forms``: for a given output activation, C and δᴸ =
+∂C/∂zᴸ computed from the output layer's z directly (``refbp.output_forms``).  BP1's
+general form ∇ₐC ⊙ σ'(zᴸ) is exact in exact arithmetic for every pair, but for binary
+cross-entropy after a sigmoid or a softmax it divides by a rounded 1 − a and loses digits
+there; the output form keeps them.  The general form serves every other pair.
+
+Adding a loss is one entry in ``_TABLE`` here and one in ``oracle.functions``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
 import numpy as np
 
+from refbp import loss_kernels, output_forms
 from refbp._types import FloatArray
+from refbp.output_forms import OutputForm
 
-__all__ = ["LOSSES", "Loss", "get_loss"]
+__all__ = ["LOSSES", "Loss", "OutputForm", "get_loss"]
 
 TargetKind = Literal["real", "unit_interval", "probability_rows"]
+LossFunction = Callable[[FloatArray, FloatArray], FloatArray]
+"""(a, y) -> C (0-d) or dC/da (B, O)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Loss:
     """One loss C(a, y) with a, y (B, O), averaged over the B rows.
 
-    ``targets`` says what y must be: any real numbers, numbers in [0, 1], or rows that are
-    probability vectors.  ``output_activations``, if set, lists the output activations whose
-    values the loss can take (binary cross-entropy needs probabilities in (0, 1)).
+    ``value`` and ``grad`` are the reference forms; ``fast_value`` / ``fast_grad``, where
+    set, the kernels the network runs instead.  ``targets`` says what y must be: any real
+    numbers, numbers in [0, 1], or rows that are probability vectors.
+    ``output_activations``, if set, lists the output activations whose values the loss can
+    take (binary cross-entropy needs probabilities in (0, 1)).  ``output_forms`` maps an
+    output activation's name to C and δᴸ computed from zᴸ (see the module docstring).
     """
 
     name: str
-    value: Callable[[FloatArray, FloatArray], FloatArray]
-    grad: Callable[[FloatArray, FloatArray], FloatArray]
+    value: LossFunction
+    grad: LossFunction
     targets: TargetKind = "real"
     output_activations: tuple[str, ...] | None = None
+    output_forms: Mapping[str, OutputForm] = field(default_factory=dict)
+    fast_value: LossFunction | None = None
+    fast_grad: LossFunction | None = None
+
+    @property
+    def functions(self) -> tuple[LossFunction, LossFunction]:
+        """(value, grad) as the network runs them: the kernels where there are some."""
+        return (self.fast_value or self.value, self.fast_grad or self.grad)
 
 
 _REGISTRY: dict[str, Loss] = {}
 LOSSES: Mapping[str, Loss] = MappingProxyType(_REGISTRY)
-"""Name -> Loss.  Read-only view; entries are added by ``_register`` in this module."""
+"""Name -> Loss.  Read-only view of ``_TABLE``."""
 
 
 def _register(entry: Loss) -> None:
@@ -73,64 +97,67 @@ def _sum(x: FloatArray) -> FloatArray:
     return np.asarray(x.sum())
 
 
-def _mean(x: FloatArray, n: int) -> FloatArray:
-    """Σ x / n as a 0-d array in x's dtype: x.sum() / n, with the division done on the NumPy
-    scalar rather than on a 0-d array (the same rounding, a microsecond less overhead)."""
-    return np.asarray(np.add.reduce(x, axis=None) / n)
+# --- the reference forms ----------------------------------------------------------------
 
 
-# mse: mean over all B·O entries of (a − y)² --------------------------------------------------
-def _mse(a: FloatArray, y: FloatArray) -> FloatArray:
+def mse_value(a: FloatArray, y: FloatArray) -> FloatArray:
+    """C = mean over all B·O entries of (a − y)²."""
     d = a - y
-    d *= d  # in place: d is this function's own array
-    return _mean(d, d.size)
+    return _sum(d * d) / d.size
 
 
-def _mse_grad(a: FloatArray, y: FloatArray) -> FloatArray:
+def mse_grad(a: FloatArray, y: FloatArray) -> FloatArray:
+    """dC/da = (2 / BO) (a − y)."""
     g = a - y
-    g *= 2.0 / a.size  # (2 / BO) (a − y), scaled in place on the fresh difference
+    g *= 2.0 / a.size
     return g
 
 
-_register(Loss("mse", _mse, _mse_grad))
-
-
-# quadratic: (1/2B) Σ ‖a − y‖², Nielsen's cost ---------------------------------------------
-def _quadratic(a: FloatArray, y: FloatArray) -> FloatArray:
+def quadratic_value(a: FloatArray, y: FloatArray) -> FloatArray:
+    """C = (1/2B) Σ ‖a − y‖², Nielsen's cost."""
     d = a - y
     return _sum(d * d) / (2 * len(a))
 
 
-_register(Loss("quadratic", _quadratic, lambda a, y: (a - y) / len(a)))
-
-# l1: mean of |a − y|; subgradient sign(0) = 0 where a == y ----------------------------------
-_register(
-    Loss(
-        "l1",
-        lambda a, y: _sum(np.abs(a - y)) / a.size,
-        lambda a, y: np.sign(a - y) / a.size,
-    )
-)
+def quadratic_grad(a: FloatArray, y: FloatArray) -> FloatArray:
+    """dC/da = (a − y) / B."""
+    return (a - y) / len(a)
 
 
-# huber, δ = 1: ½d² for |d| ≤ 1, |d| − ½ beyond; gradient clip(d, −1, 1) -----------------
-def _huber(a: FloatArray, y: FloatArray) -> FloatArray:
+def l1_value(a: FloatArray, y: FloatArray) -> FloatArray:
+    """C = mean over all entries of |a − y|."""
+    return _sum(np.abs(a - y)) / a.size
+
+
+def l1_grad(a: FloatArray, y: FloatArray) -> FloatArray:
+    """dC/da = sign(a − y) / BO; the subgradient sign(0) = 0 where a == y."""
+    return np.sign(a - y) / a.size
+
+
+def huber_value(a: FloatArray, y: FloatArray) -> FloatArray:
+    """C = mean of huber(a − y), δ = 1: ½d² for |d| ≤ 1, |d| − ½ beyond."""
     d = np.abs(a - y)
     return _sum(np.where(d <= 1.0, 0.5 * d * d, d - 0.5)) / a.size
 
 
-_register(Loss("huber", _huber, lambda a, y: np.clip(a - y, -1.0, 1.0) / a.size))
+def huber_grad(a: FloatArray, y: FloatArray) -> FloatArray:
+    """dC/da = clip(a − y, −1, 1) / BO."""
+    return np.clip(a - y, -1.0, 1.0) / a.size
 
 
-# softmax_cross_entropy: −(1/B) Σ y · log softmax(a); a are logits --------------------------
 def _log_softmax(a: FloatArray) -> FloatArray:
     shifted: FloatArray = a - a.max(axis=1, keepdims=True)
     row_sums: FloatArray = np.exp(shifted).sum(axis=1, keepdims=True)
     return shifted - np.log(row_sums)
 
 
-def _softmax_ce_grad(a: FloatArray, y: FloatArray) -> FloatArray:
-    """(softmax(a) Σ_j y_j − y) / B, without the cancellation of p − 1 where p ≈ 1.
+def softmax_cross_entropy_value(a: FloatArray, y: FloatArray) -> FloatArray:
+    """C = −(1/B) Σ y · log softmax(a); a are logits, log-softmax after the max shift."""
+    return -_sum(y * _log_softmax(a)) / len(a)
+
+
+def softmax_cross_entropy_grad(a: FloatArray, y: FloatArray) -> FloatArray:
+    """dC/da = (softmax(a) Σ_j y_j − y) / B, without the cancellation of p − 1 where p ≈ 1.
 
     Σ_j y_j = 1 for valid targets; it is kept so the gradient is exact for the targets
     actually given.  In the column of each row's largest logit, p_m Σy − y_m is rewritten as
@@ -154,24 +181,15 @@ def _softmax_ce_grad(a: FloatArray, y: FloatArray) -> FloatArray:
     return out
 
 
-_register(
-    Loss(
-        "softmax_cross_entropy",
-        lambda a, y: -_sum(y * _log_softmax(a)) / len(a),
-        _softmax_ce_grad,
-        targets="probability_rows",
-    )
-)
-
-
-# sigmoid_cross_entropy on logits: softplus(a) − y a = max(a, 0) − y a + log1p(e^{−|a|}) ------
-def _sigmoid_ce(a: FloatArray, y: FloatArray) -> FloatArray:
+def sigmoid_cross_entropy_value(a: FloatArray, y: FloatArray) -> FloatArray:
+    """C = (1/B) Σ [softplus(a) − y a] = (1/B) Σ [max(a, 0) − y a + log1p(e^{−|a|})]:
+    the binary cross-entropy of σ(a) against y, on logits a."""
     per_entry = np.maximum(a, 0.0) - y * a + np.log1p(np.exp(-np.abs(a)))
     return _sum(per_entry) / len(a)
 
 
-def _sigmoid_ce_grad(a: FloatArray, y: FloatArray) -> FloatArray:
-    """(σ(a) − y) / B, written (1 − y) σ(a) − y σ(−a).
+def sigmoid_cross_entropy_grad(a: FloatArray, y: FloatArray) -> FloatArray:
+    """dC/da = (σ(a) − y) / B, written (1 − y) σ(a) − y σ(−a).
 
     y = 1 with a ≫ 0 (or y = 0 with a ≪ 0) would otherwise subtract two numbers near 1;
     σ(a) and σ(−a) = 1 − σ(a) both come from e = exp(−|a|) at full relative accuracy.
@@ -186,24 +204,49 @@ def _sigmoid_ce_grad(a: FloatArray, y: FloatArray) -> FloatArray:
     return out
 
 
-_register(Loss("sigmoid_cross_entropy", _sigmoid_ce, _sigmoid_ce_grad, targets="unit_interval"))
-
-
-# binary_cross_entropy on probabilities a ∈ (0, 1): −(1/B) Σ [y log a + (1 − y) log1p(−a)] ----
-def _bce(a: FloatArray, y: FloatArray) -> FloatArray:
+def binary_cross_entropy_value(a: FloatArray, y: FloatArray) -> FloatArray:
+    """C = −(1/B) Σ [y log a + (1 − y) log1p(−a)], a probabilities in (0, 1)."""
     return -_sum(y * np.log(a) + (1.0 - y) * np.log1p(-a)) / len(a)
 
 
-def _bce_grad(a: FloatArray, y: FloatArray) -> FloatArray:
+def binary_cross_entropy_grad(a: FloatArray, y: FloatArray) -> FloatArray:
+    """dC/da = ((1 − y)/(1 − a) − y/a) / B."""
     return ((1.0 - y) / (1.0 - a) - y / a) / len(a)
 
 
-_register(
+# --- the table --------------------------------------------------------------------------
+
+_TABLE: tuple[Loss, ...] = (
+    Loss("mse", mse_value, mse_grad, fast_value=loss_kernels.mse_value),
+    Loss("quadratic", quadratic_value, quadratic_grad, fast_value=loss_kernels.quadratic_value),
+    Loss("l1", l1_value, l1_grad, fast_grad=loss_kernels.l1_grad),
     Loss(
-        "binary_cross_entropy",
-        _bce,
-        _bce_grad,
+        "huber", huber_value, huber_grad,
+        fast_value=loss_kernels.huber_value, fast_grad=loss_kernels.huber_grad,
+    ),
+    Loss(
+        "softmax_cross_entropy", softmax_cross_entropy_value, softmax_cross_entropy_grad,
+        targets="probability_rows",
+        fast_value=loss_kernels.softmax_cross_entropy_value,
+        fast_grad=loss_kernels.softmax_cross_entropy_grad,
+    ),
+    Loss(
+        "sigmoid_cross_entropy", sigmoid_cross_entropy_value, sigmoid_cross_entropy_grad,
         targets="unit_interval",
-        output_activations=("sigmoid", "softmax"),
-    )
-)
+        fast_value=loss_kernels.sigmoid_cross_entropy_value,
+        fast_grad=loss_kernels.sigmoid_cross_entropy_grad,
+    ),
+    Loss(
+        "binary_cross_entropy", binary_cross_entropy_value, binary_cross_entropy_grad,
+        targets="unit_interval", output_activations=("sigmoid", "softmax"),
+        output_forms=MappingProxyType({
+            "sigmoid": output_forms.SIGMOID_BINARY_CROSS_ENTROPY,
+            "softmax": output_forms.SOFTMAX_BINARY_CROSS_ENTROPY,
+        }),
+        fast_value=loss_kernels.binary_cross_entropy_value,
+        fast_grad=loss_kernels.binary_cross_entropy_grad,
+    ),
+)  # fmt: skip
+
+for _entry in _TABLE:
+    _register(_entry)

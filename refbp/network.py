@@ -56,19 +56,15 @@ class Backprop(NamedTuple):
     grad_input: FloatArray
 
 
-# Floating-point flags are not trusted, results are: the computation runs with NumPy's
-# flags ignored and what it returns is checked for inf and NaN.  Under errstate("raise"),
-# OpenBLAS was seen here (rarely) to flag "invalid value encountered in dot" for finite
-# inputs and a finite product (the kind of spurious flag of numpy#13173 and #24067), which
-# turned a correct backprop into an error.  The stable forms never overflow for finite
-# inputs within range, so a non-finite result means the inputs or weights are too large.
-# The decorator form of np.errstate costs 0.5 µs a call (the context manager 2 µs).
-_quiet = np.errstate(all="ignore")
+# Floating-point flags are not trusted, results are: the arithmetic runs under
+# np.errstate(all="ignore") and what it returns is checked for inf and NaN.  BLAS may raise a
+# spurious "invalid value" flag for finite inputs and a finite product (numpy#13173,
+# #24067); the stable forms never overflow for finite inputs within range, so a non-finite
+# result means the inputs or weights are too large.
 
 
 def _all_finite(x: FloatArray) -> bool:
-    # count_nonzero of the mask is one C loop: half the cost of .all() on the small arrays of
-    # a small network, where these checks would otherwise be a fifth of a backprop.
+    # count_nonzero of the mask is one C loop, cheaper than .all() on small arrays.
     return bool(np.count_nonzero(np.isfinite(x)) == x.size)
 
 
@@ -152,6 +148,12 @@ class MLP:
                 " (for logits use 'sigmoid_cross_entropy')"
             )
         self._dtype = dtype
+        # What each call runs, resolved once: the kernels of every layer's activation, the
+        # loss's, and the output form of the (output activation, loss) pair if it has one.
+        self._forwards = tuple(act.functions[0] for act in self._acts)
+        self._backwards = tuple(act.functions[1] for act in self._acts)
+        self._loss_value, self._loss_grad = self._loss.functions
+        self._output_form = self._loss.output_forms.get(self._acts[-1].name)
 
     # --- construction ---------------------------------------------------------------------
 
@@ -254,23 +256,23 @@ class MLP:
 
     # --- forward and backward -----------------------------------------------------------
 
-    def _forward_body(self, x: FloatArray) -> Forward:
+    @np.errstate(all="ignore")
+    def _forward_pass(self, x: FloatArray) -> Forward:
+        """zˡ = aˡ⁻¹ Wˡ + bˡ and aˡ = σˡ(zˡ) for every layer, from a⁰ = x (B, n_in)."""
         zs: list[FloatArray] = []
         acts: list[FloatArray] = []
         a = x
-        for w, b, act in zip(self._w, self._b, self._acts, strict=True):
+        for w, b, forward in zip(self._w, self._b, self._forwards, strict=True):
             z, _ = dense_forward(a, w, b)
-            a = act.forward(z)
+            a = forward(z)
             zs.append(z)
             acts.append(a)
         return Forward(zs, acts)
 
-    _forward = _quiet(_forward_body)  # the body runs undecorated inside _backprop_quiet
-
     def forward(self, X: FloatArray) -> Forward:
         """Every layer's z and a for X (B, n_in): what the backward pass reuses."""
         x = self._inputs(X, "MLP.forward")
-        fw = self._forward(x)
+        fw = self._forward_pass(x)
         self._check_output(fw.activations[-1], "MLP.forward")
         return fw
 
@@ -282,32 +284,43 @@ class MLP:
     def predict(self, X: FloatArray) -> FloatArray:
         """The output activations aᴸ (B, n_out) for X (B, n_in)."""
         x = self._inputs(X, "MLP.predict")
-        out = self._forward(x).activations[-1]
+        out = self._forward_pass(x).activations[-1]
         self._check_output(out, "MLP.predict")
         return out
 
-    def _output_loss(self, out: FloatArray, y: FloatArray, where: str) -> FloatArray:
+    def _refuse_saturated(self, out: FloatArray, where: str) -> None:
+        """A loss on probabilities is infinite where the output rounded to 0 or 1."""
         if self._loss.output_activations is not None and ((out <= 0).any() or (out >= 1).any()):
             raise NumericalError(
                 f"{where}: {self._loss.name} needs outputs strictly inside (0, 1), but the "
                 f"{self._acts[-1].name} output saturated to {out.min()}..{out.max()} in "
                 f"{self._dtype}; train on logits with 'sigmoid_cross_entropy' instead"
             )
-        return self._loss.value(out, y)
+
+    @np.errstate(all="ignore")
+    def _loss_of(self, fw: Forward, y: FloatArray, where: str) -> float:
+        """C for the forward pass ``fw`` against y: from zᴸ where the pair has an output form
+        (finite wherever the exact loss is), else from aᴸ."""
+        z, out = fw.zs[-1], fw.activations[-1]
+        if self._output_form is not None:
+            c = float(self._output_form.value(z, out, y))
+            if not math.isfinite(c):
+                self._refuse_saturated(out, where)
+            return c
+        self._refuse_saturated(out, where)
+        return float(self._loss_value(out, y))
 
     def evaluate(self, X: FloatArray, Y: FloatArray) -> float:
         """The loss C of the network on X (B, n_in) against Y (B, n_out)."""
         where = "MLP.evaluate"
         x = self._inputs(X, where)
         y = self._targets(Y, x.shape[0], where)
-        out = self._forward(x).activations[-1]
-        self._check_output(out, where)
-        c = float(self._quiet_loss(out, y, where))
+        fw = self._forward_pass(x)
+        self._check_output(fw.activations[-1], where)
+        c = self._loss_of(fw, y, where)
         if not math.isfinite(c):
             raise not_finite_error(where, "the loss")
         return c
-
-    _quiet_loss = _quiet(_output_loss)
 
     def backprop(self, X: FloatArray, Y: FloatArray) -> Backprop:
         """Loss, every δ, ∂C/∂W, ∂C/∂b and ∂C/∂X for the batch X (B, n_in), Y (B, n_out)."""
@@ -319,8 +332,8 @@ class MLP:
     def _backprop(
         self, x: FloatArray, y: FloatArray, where: str, need_grad_input: bool
     ) -> Backprop:
-        """Backprop on already-checked x, y (the training loop calls this directly)."""
-        bp = self._backprop_quiet(x, y, where, need_grad_input)
+        """Backprop on already-checked x, y, its results checked (train calls this directly)."""
+        bp = self._four_equations(x, y, where, need_grad_input)
         if not math.isfinite(bp.loss):
             self._diagnose_parameters(where)
             raise not_finite_error(where, "the loss")
@@ -333,21 +346,25 @@ class MLP:
             raise not_finite_error(where, "∂C/∂X")
         return bp
 
-    def _backprop_body(
+    @np.errstate(all="ignore")
+    def _four_equations(
         self, x: FloatArray, y: FloatArray, where: str, need_grad_input: bool
     ) -> Backprop:
-        """``_backprop``'s body; it runs as ``_backprop_quiet``, with NumPy's floating-point
-        flags ignored (see ``_quiet``)."""
-        fw = self._forward_body(x)
+        """The forward pass, then BP1 at the output and BP2–BP4 down to the input."""
+        fw = self._forward_pass(x)
         out = fw.activations[-1]
-        c = float(self._output_loss(out, y, where))
+        c = self._loss_of(fw, y, where)
         L = len(self._w)
         # Filled from the output layer down, then reversed into layer order.
         deltas: list[FloatArray] = []
         grad_w: list[FloatArray] = []
         grad_b: list[FloatArray] = []
-        # BP1: δᴸ = ∇ₐC ⊙ σ'(zᴸ)  (for softmax, the VJP of ∇ₐC)
-        delta = self._acts[-1].backward(fw.zs[-1], out, self._loss.grad(out, y))
+        if self._output_form is not None:
+            # BP1 for this pair, written in zᴸ (refbp.output_forms)
+            delta = self._output_form.delta(fw.zs[-1], out, y)
+        else:
+            # BP1: δᴸ = ∇ₐC ⊙ σ'(zᴸ)  (for softmax, the VJP of ∇ₐC)
+            delta = self._backwards[-1](fw.zs[-1], out, self._loss_grad(out, y))
         grad_input = x[:0]
         for i in range(L - 1, -1, -1):  # i is layer l = i + 1 of the equations
             deltas.append(delta)
@@ -359,7 +376,7 @@ class MLP:
             grad_b.append(g.db)
             if i > 0:
                 # BP2: δˡ = (δˡ⁺¹ Wˡ⁺¹ᵀ) ⊙ σ'(zˡ)
-                delta = self._acts[i - 1].backward(fw.zs[i - 1], fw.activations[i - 1], g.dx)
+                delta = self._backwards[i - 1](fw.zs[i - 1], fw.activations[i - 1], g.dx)
             else:
                 grad_input = g.dx
             del g  # drop δˡ⁺¹ Wˡ⁺¹ᵀ now: it is not needed once δˡ exists
@@ -367,7 +384,3 @@ class MLP:
         grad_w.reverse()
         grad_b.reverse()
         return Backprop(c, grad_w, grad_b, deltas, grad_input)
-
-    # Wrapped here rather than with @_quiet so that the body stays a plain method, which
-    # mutation tools (mutmut skips decorated functions) can reach.
-    _backprop_quiet = _quiet(_backprop_body)

@@ -72,11 +72,15 @@ def test_activation_forward_and_backward(name: str, z: np.ndarray, seed: int) ->
     g = like(z, seed)
     a = act.forward(z)
     dz = act.backward(z, a, g)
-    assert a.dtype == z.dtype and dz.dtype == z.dtype, "float32 must stay float32"
+    forward, backward = act.functions  # the kernels: checked against the oracle below too
+    a_fast, dz_fast = forward(z), backward(z, a, g)
+    for arr in (a, dz, a_fast, dz_fast):
+        assert arr.dtype == z.dtype, "float32 must stay float32"
     a_ref, dz_ref = activation_vjp_fast(name, z, g)
     # Each output is a handful of roundings of its own input: relative to ‖a‖ + ‖z‖.
     f = bound_factor(z.dtype, depth=1, width=1) * 8
     r1 = assert_close(f"{name} forward ({z.dtype})", a, a_ref, f, _norm(a_ref) + _norm(z))
+    assert_close(f"{name} kernel forward ({z.dtype})", a_fast, a_ref, f, _norm(a_ref) + _norm(z))
     # backward: g ⊙ σ'(z) (or the softmax VJP, which sums a row: width enters).  The
     # oracle's σ' comes from JAX's JVP rules (a (1 − a), 1 − a², expm1 + 1), which round to
     # u₆₄ relative to 1, not to σ': that is the ORACLE_SHARE term, negligible in float32.
@@ -90,6 +94,7 @@ def test_activation_forward_and_backward(name: str, z: np.ndarray, seed: int) ->
     _, dz_p = activation_vjp_fast(name, zp, g)
     scale = max(scale, _norm(dz_p - dz_ref) / perturbation(z.dtype))
     r2 = assert_close(f"{name} backward ({z.dtype})", dz, dz_ref, fw, scale)
+    assert_close(f"{name} kernel backward ({z.dtype})", dz_fast, dz_ref, fw, scale)
     record.add("activation", [name], None, z.dtype.name, {"activation": 0.0}, max(r1, r2))
 
 
@@ -105,12 +110,15 @@ def test_loss_value_and_gradient(name: str, a: np.ndarray, seed: int) -> None:
     y = targets(rng, name, a.shape).astype(a.dtype)
     c = loss.value(a, y)
     da = loss.grad(a, y)
+    value, grad = loss.functions  # the kernels: checked against the oracle below too
+    c_fast, da_fast = value(a, y), grad(a, y)
     assert np.asarray(c).dtype == a.dtype and da.dtype == a.dtype, "float32 must stay float32"
     c_ref, da_ref = loss_grad_fast(name, a, y)
     # A loss sums B·O terms, each a few roundings of |a| + |y|.
     f = bound_factor(a.dtype, depth=1, width=a.size) * 8
     terms = float(np.abs(c_ref)) + (_norm(a) + _norm(y)) / np.sqrt(a.size)
     r1 = assert_close(f"{name} value ({a.dtype})", np.asarray(c), np.asarray(c_ref), f, terms)
+    assert_close(f"{name} kernel value", np.asarray(c_fast), np.asarray(c_ref), f, terms)
     fg = bound_factor(a.dtype, depth=1, width=a.shape[1]) * 8
     # The oracle's float64 gradient is formed as p − y (or a − y, ...) and keeps u₆₄ of the
     # terms, not of the difference: a confident softmax leaves it 12 digits, refbp all 16.
@@ -118,6 +126,7 @@ def test_loss_value_and_gradient(name: str, a: np.ndarray, seed: int) -> None:
     terms = (_norm(a) + _norm(y) + np.sqrt(a.size)) / count
     scale_g = _norm(da_ref) + ORACLE_ULPS * U64 * terms / fg
     r2 = assert_close(f"{name} gradient ({a.dtype})", da, da_ref, fg, scale_g)
+    assert_close(f"{name} kernel gradient ({a.dtype})", da_fast, da_ref, fg, scale_g)
     record.add("loss", [], name, a.dtype.name, {"loss": 0.0}, max(r1, r2))
 
 
@@ -152,16 +161,19 @@ def test_activation_at_kinks_and_extremes(name: str, dtype: type[np.floating]) -
     z = np.array([[0.0, -0.0, 1e4, -1e4, 1.0, -1.0, 30.0, -30.0]], dtype=dtype)
     g = np.array([[0.7, -1.3, 0.5, 2.0, -0.25, 1.5, 0.9, -0.6]], dtype=dtype)
     act = refbp.ACTIVATIONS[name]
-    a = act.forward(z)
-    dz = act.backward(z, a, g)
     a_ref, dz_ref = activation_vjp_fast(name, z, g)
-    assert np.isfinite(a).all() and np.isfinite(dz).all()
-    # exact agreement at the kink itself: the convention, not a rounding question
-    np.testing.assert_allclose(dz[0, :2], dz_ref[0, :2], rtol=4 * np.finfo(dtype).eps, atol=0)
-    np.testing.assert_allclose(a, a_ref, rtol=16 * np.finfo(dtype).eps, atol=np.finfo(dtype).tiny)
-    # where σ' is ~1e-14 (z = ±30) the oracle's own σ' is good to u₆₄·|g| only (see above)
-    atol = max(float(np.finfo(dtype).tiny), ORACLE_ULPS * U64 * float(np.abs(g).max()))
-    np.testing.assert_allclose(dz, dz_ref, rtol=64 * np.finfo(dtype).eps, atol=atol)
+    forward, backward = act.functions
+    for fwd, bwd in ((act.forward, act.backward), (forward, backward)):
+        a = fwd(z)
+        dz = bwd(z, a, g)
+        assert np.isfinite(a).all() and np.isfinite(dz).all()
+        # exact agreement at the kink itself: the convention, not a rounding question
+        np.testing.assert_allclose(dz[0, :2], dz_ref[0, :2], rtol=4 * np.finfo(dtype).eps, atol=0)
+        tiny = np.finfo(dtype).tiny
+        np.testing.assert_allclose(a, a_ref, rtol=16 * np.finfo(dtype).eps, atol=tiny)
+        # where σ' is ~1e-14 (z = ±30) the oracle's own σ' is good to u₆₄·|g| only (see above)
+        atol = max(float(tiny), ORACLE_ULPS * U64 * float(np.abs(g).max()))
+        np.testing.assert_allclose(dz, dz_ref, rtol=64 * np.finfo(dtype).eps, atol=atol)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)

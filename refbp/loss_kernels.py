@@ -1,0 +1,159 @@
+"""Kernels: the losses' formulas of refbp.losses in fewer passes over memory.
+
+The same rules as refbp.kernels: fresh arrays updated in place, masks used as numbers, the
+vectorised log1p, and no write to an argument.  Each kernel keeps its reference form's
+stable formula; tests/bench/test_fast_paths.py holds it to that form.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from refbp._types import FloatArray
+from refbp.kernels import log1p
+
+__all__ = [
+    "binary_cross_entropy_grad",
+    "binary_cross_entropy_value",
+    "huber_grad",
+    "huber_value",
+    "l1_grad",
+    "mse_value",
+    "quadratic_value",
+    "sigmoid_cross_entropy_grad",
+    "sigmoid_cross_entropy_value",
+    "softmax_cross_entropy_grad",
+    "softmax_cross_entropy_value",
+]
+
+
+def _total(x: FloatArray) -> FloatArray:
+    """Σ x as a 0-d array in x's dtype (NumPy's pairwise sum: error O(log n) ulps)."""
+    return np.asarray(np.add.reduce(x, axis=None))
+
+
+def _squared_difference(a: FloatArray, y: FloatArray) -> FloatArray:
+    d = a - y
+    d *= d
+    return d
+
+
+def mse_value(a: FloatArray, y: FloatArray) -> FloatArray:
+    """Σ (a − y)² / BO, squared in place on the fresh difference."""
+    return _total(_squared_difference(a, y)) / a.size
+
+
+def quadratic_value(a: FloatArray, y: FloatArray) -> FloatArray:
+    """Σ (a − y)² / 2B, squared in place on the fresh difference."""
+    return _total(_squared_difference(a, y)) / (2 * len(a))
+
+
+def l1_grad(a: FloatArray, y: FloatArray) -> FloatArray:
+    """sign(a − y) / BO as [a > y] − [a < y], divided in place: the reference's bits."""
+    g = np.subtract(a > y, a < y, dtype=a.dtype)
+    g /= a.size
+    return g
+
+
+def huber_value(a: FloatArray, y: FloatArray) -> FloatArray:
+    """Σ huber(a − y) / BO with huber(d) = ½ m² + (|d| − m), m = min(|d|, 1): ½d² for
+    |d| ≤ 1 and |d| − ½ beyond, without a case split."""
+    d = a - y
+    np.abs(d, out=d)
+    m = np.minimum(d, 1.0)
+    d -= m
+    m *= m
+    m *= 0.5
+    m += d
+    return _total(m) / a.size
+
+
+def huber_grad(a: FloatArray, y: FloatArray) -> FloatArray:
+    """clip(a − y, −1, 1) / BO, clipped and divided in place."""
+    g = a - y
+    np.clip(g, -1.0, 1.0, out=g)
+    g /= a.size
+    return g
+
+
+def softmax_cross_entropy_value(a: FloatArray, y: FloatArray) -> FloatArray:
+    """−(1/B) Σ_rows [Σ_j y_j s_j − log(Σ_j e^{s_j}) Σ_j y_j], s = a − max: the reference's
+    y · log softmax(a) summed by rows; both terms are ≤ 0, so nothing cancels."""
+    s = a - a.max(axis=1, keepdims=True)
+    ys = np.einsum("ij,ij->i", y, s)
+    np.exp(s, out=s)
+    log_total = np.log(np.add.reduce(s, axis=1))
+    log_total *= np.add.reduce(y, axis=1)
+    ys -= log_total
+    return -_total(ys) / len(a)
+
+
+def softmax_cross_entropy_grad(a: FloatArray, y: FloatArray) -> FloatArray:
+    """(p Σy − y)/B with the largest logit's column as p_m Σ_{j≠m} y_j − (r/(1 + r)) y_m,
+    r = Σ_{j≠m} e^{a_j − a_m}: the reference's stable form, on one fresh array."""
+    rows = np.arange(len(a))
+    m = a.argmax(axis=1)
+    e: FloatArray = a - a[rows, m][:, None]
+    np.exp(e, out=e)  # e[rows, m] == 1 exactly
+    e[rows, m] = 0.0
+    r = np.add.reduce(e, axis=1)  # Σ_{j≠m} e_j, summed without the 1 that would swamp it
+    e[rows, m] = 1.0
+    y_mass = np.add.reduce(y, axis=1)
+    y_m = y[rows, m]
+    total = r + 1.0
+    e *= (y_mass / total)[:, None]  # p Σy
+    e -= y
+    e[rows, m] = (y_mass - y_m) / total - (r / total) * y_m
+    e /= len(a)
+    return e
+
+
+def sigmoid_cross_entropy_value(a: FloatArray, y: FloatArray) -> FloatArray:
+    """(1/B) Σ [max(a, 0) − y a + log1p(e^{−|a|})], per entry (the first two terms cancel
+    exactly where they should: y = 1, a ≫ 0), with the vectorised log1p."""
+    e = np.abs(a)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    t = log1p(e)
+    t += np.maximum(a, 0.0)
+    np.multiply(y, a, out=e)
+    t -= e
+    return _total(t) / len(a)
+
+
+def sigmoid_cross_entropy_grad(a: FloatArray, y: FloatArray) -> FloatArray:
+    """((1 − y) σ(a) − y σ(−a)) / B, σ(±a) = max(e, [±a ≥ 0]) / (1 + e), e = exp(−|a|)."""
+    e = np.abs(a)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    d = e + 1.0
+    s = np.maximum(e, a >= 0)  # numerator of σ(a)
+    s /= d
+    np.maximum(e, a < 0, out=e)  # numerator of σ(−a)
+    e /= d
+    e *= y
+    g = 1.0 - y
+    g *= s
+    g -= e
+    g /= len(a)
+    return g
+
+
+def binary_cross_entropy_value(a: FloatArray, y: FloatArray) -> FloatArray:
+    """−(1/B) Σ [y log a + (1 − y) log1p(−a)], with the vectorised log1p."""
+    t = log1p(-a)
+    t *= 1.0 - y
+    la = np.log(a)
+    la *= y
+    t += la
+    return -_total(t) / len(a)
+
+
+def binary_cross_entropy_grad(a: FloatArray, y: FloatArray) -> FloatArray:
+    """((1 − y)/(1 − a) − y/a) / B, in two fresh arrays."""
+    g = 1.0 - y
+    g /= 1.0 - a
+    t = y / a
+    g -= t
+    g /= len(a)
+    return g
