@@ -47,7 +47,9 @@ class ExactActivation:
     ``g`` is ∂C/∂a for the row; elementwise activations return σ'(z) ⊙ g, softmax its
     vector-Jacobian product s ⊙ (g − ⟨s, g⟩).  ``magnitude(z, a, m)`` is the same product
     taken over absolute values, given the magnitude ``m >= |g|`` of the upstream gradient:
-    the scale a rounding error in δ is measured against (see ``exact_magnitudes``).
+    the scale a rounding error in δ is measured against (see ``exact_magnitudes``).  It is
+    taken over the form without cancellation (softmax: s_k Σ_{j≠k} s_j (g_k − g_j)), so that
+    only differences of the upstream gradient itself are allowed to cancel.
     """
 
     name: str
@@ -107,8 +109,11 @@ def _softmax_vjp(z: Row, a: Row, g: Row) -> Row:
 
 
 def _softmax_magnitude(z: Row, a: Row, m: Row) -> Row:
-    inner = mp.fsum(s * mv for s, mv in zip(a, m, strict=True))
-    return [s * (mv + inner) for s, mv in zip(a, m, strict=True)]
+    # the magnitude of s_k Σ_{j≠k} s_j (g_k − g_j): small where softmax saturates, as δ is
+    return [
+        sk * mp.fsum(sj * (mk + mj) for j, (sj, mj) in enumerate(zip(a, m, strict=True)) if j != k)
+        for k, (sk, mk) in enumerate(zip(a, m, strict=True))
+    ]
 
 
 _ACTIVATION_LIST: tuple[ExactActivation, ...] = (
@@ -150,8 +155,9 @@ class ExactLoss:
 
     ``terms(a, c, y)`` is one row's summed contribution and ``grad(a, c, y)`` its gradient
     ∂(Σ terms)/∂a (divide by N for ∂C/∂a); ``magnitude(a, c, y)`` bounds ``|grad|`` by the
-    same expression over absolute values (a − y becomes |a| + |y|): the scale of the
-    rounding error any evaluation of the gradient from a rounded a makes.  ``c`` is 1 − a
+    same expression over absolute values, written where it can be without cancellation
+    (σ(a) − y = σ(a)(1 − y) − y σ(−a), a − y = a (1 − y) − y (1 − a) for probabilities), so
+    that only a network output close to its target cancels (mse: |a| + |y|).  ``c`` is 1 − a
     for the row, passed in because the network computes it without cancellation when the
     output is a sigmoid or softmax (binary_cross_entropy needs it where a is 1 to the
     working precision).
@@ -227,12 +233,22 @@ def _huber_magnitude(a: Row, c: Row, y: Row) -> Row:
 
 
 def _softmax_ce_magnitude(a: Row, c: Row, y: Row) -> Row:
-    total = mp.fsum(abs(v) for v in y)
-    return [s * total + abs(yv) for s, yv in zip(_softmax(a), y, strict=True)]
+    # s_k Σ_j y_j − y_k = Σ_{j≠k} (s_k y_j − y_k s_j)
+    s = _softmax(a)
+    return [
+        mp.fsum(s[k] * abs(y[j]) + abs(y[k]) * s[j] for j in range(len(s)) if j != k)
+        for k in range(len(s))
+    ]
+
+
+def _sigmoid_ce_magnitude(a: Row, c: Row, y: Row) -> Row:
+    return [sigmoid(av) * abs(1 - yv) + abs(yv) * sigmoid(-av) for av, yv in zip(a, y, strict=True)]
 
 
 def _bce_magnitude(a: Row, c: Row, y: Row) -> Row:
-    return [(abs(av) + abs(yv)) / (av * cv) for av, cv, yv in zip(a, c, y, strict=True)]
+    return [
+        (av * abs(1 - yv) + abs(yv) * cv) / (av * cv) for av, cv, yv in zip(a, c, y, strict=True)
+    ]
 
 
 def _sum_sq(a: Row, y: Row) -> Mpf:
@@ -279,7 +295,7 @@ _LOSS_LIST: tuple[ExactLoss, ...] = (
         "sigmoid_cross_entropy",
         _sigmoid_ce_terms,
         lambda a, c, y: [sigmoid(av) - yv for av, yv in zip(a, y, strict=True)],
-        lambda a, c, y: [sigmoid(av) + abs(yv) for av, yv in zip(a, y, strict=True)],
+        _sigmoid_ce_magnitude,
         "rows",
     ),
     ExactLoss("binary_cross_entropy", _bce_terms, _bce_grad, _bce_magnitude, "rows"),
