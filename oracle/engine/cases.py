@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
@@ -33,6 +34,7 @@ __all__ = [
     "network_groups",
     "structures",
     "targets",
+    "variants",
 ]
 
 
@@ -80,6 +82,10 @@ class Case:
             f"Case({self.describe()}, seed={self.seed}, gain={self.scales[0]}, "
             f"x_scale={self.scales[1]}, zero_share={self.zero_share}, kind={self.kind!r})"
         )
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # Hypothesis's pretty printer would otherwise spell out every array of a dataclass
+        printer.text(repr(self))
 
 
 # Strategy objects are cached: one made afresh on every draw costs Hypothesis a validation
@@ -241,3 +247,25 @@ def kink_case(
     cast = [np.asarray(a, dtype=dtype) for a in (*ws, *bs, X, Y)]
     L = len(acts)
     return Case(s, cast[:L], cast[L : 2 * L], cast[-2], cast[-1], seed, kind="kink")
+
+
+def variants(case: Case, caps: Capabilities, count: int = 2) -> list[Case]:
+    """Fuller versions of a (shrunk) case for a diagnosis to be tested on: the same layers,
+    loss and dtype, widths and batch of at least 3 (two different batches), moderate scales.
+    A kink case's variants are kink cases too."""
+    s = case.structure
+    out = []
+    for k in range(1, count + 1):
+        batch = min(max(s.batch, 3) + k - 1, caps.max_batch)
+        if caps.square:
+            sizes = (min(max(s.sizes[0], 3), caps.max_width),) * len(s.sizes)
+        else:
+            sizes = tuple(min(max(n, 3), caps.max_width) for n in s.sizes)
+        if case.kind == "kink":
+            v = kink_case(caps, s.activations[0], s.loss, s.dtype, sizes[0], batch, case.seed + k)
+            if v is not None:
+                out.append(v)
+            continue
+        wider = Structure(sizes, s.activations, s.loss, s.dtype, batch)
+        out.append(fill(wider, case.seed + k, min(case.scales[0], 2.0), 1.0, case.zero_share))
+    return out

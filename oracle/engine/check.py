@@ -19,15 +19,14 @@ from typing import Any
 import numpy as np
 
 from oracle.engine import arbiter
-from oracle.engine.cases import Case
-from oracle.engine.diagnosis import NONE, Diagnosis, diagnose
+from oracle.engine.cases import Case, variants
+from oracle.engine.diagnosis import NONE, Diagnosis, Evidence, diagnose
 from oracle.engine.protocol import ProtocolError, Target, TargetResult, Unsupported
 from oracle.engine.reference import dispatch, representable, sensitivity
 from oracle.engine.tolerance import (
     FAMILIES,
     Measurement,
     Quantity,
-    Sensitivity,
     judge,
     once,
     quantities,
@@ -36,7 +35,6 @@ from oracle.engine.tolerance import (
 )
 from oracle.fast import PendingResult, forward_fast
 from oracle.functions import ACTIVATION_SPECS
-from oracle.network import OracleResult
 
 __all__ = ["Disagreement", "Outcome", "check_case"]
 
@@ -63,14 +61,9 @@ class Disagreement(AssertionError):
         quantity: Quantity | None = None,
         measurement: Measurement | None = None,
         measurements: Sequence[Measurement] = (),
-        got: TargetResult | None = None,
-        ref: OracleResult | None = None,
-        families: Sequence[str] = (),
+        evidence: Callable[[], list[Evidence]] | None = None,
         shapes: Sequence[Quantity] = (),
-        sens: Callable[[], Sensitivity] | None = None,
-        rerun: Callable[[Case], tuple[Any, OracleResult] | None] | None = None,
         arbitration: str | None = None,
-        diagnosis: Diagnosis | None = None,
     ) -> None:
         super().__init__(message)
         self.prop = prop
@@ -79,30 +72,15 @@ class Disagreement(AssertionError):
         self.quantity = quantity
         self.measurement = measurement
         self.measurements = list(measurements)
-        self.got = got
-        self.ref = ref
-        self.families = tuple(families)
         self.shapes = tuple(shapes)
         self.arbitration = arbitration
-        self._sens = sens
-        self._rerun = rerun
-        self._diagnosis = diagnosis
+        self._evidence = evidence
+        self._diagnosis: Diagnosis | None = None
 
     def diagnosis(self) -> Diagnosis:
         if self._diagnosis is None:
-            if self.got is None or self.ref is None or self._sens is None:
-                self._diagnosis = NONE
-            else:
-                self._diagnosis = diagnose(
-                    self.case,
-                    self.got,
-                    self.ref,
-                    self.measurements,
-                    families=self.families,
-                    sensitivity=self._sens,
-                    shapes=self.shapes,
-                    rerun=self._rerun,
-                )
+            found = self._evidence() if self._evidence is not None else []
+            self._diagnosis = diagnose(found, self.shapes) if found else NONE
         return self._diagnosis
 
 
@@ -161,6 +139,25 @@ def kink_ambiguous(case: Case) -> bool:
         if (np.abs(out - y) <= grow * (np.abs(out) + np.abs(y))).any():
             return True
     return False
+
+
+def _evidence_on(target: Target, case: Case) -> Evidence | None:
+    """The target and the oracle on ``case``, compared; None if it cannot serve as evidence."""
+    try:
+        got = _run(target, case)[2]
+    except Exception:
+        return None
+    ref = dispatch(case).result()
+    families = _families(got)
+    if not representable(case, ref) or wrong_shapes(got, ref, families):
+        return None
+    s = case.structure
+    sens = once(lambda: sensitivity(case, ref))
+    ms = judge(
+        got, ref, dtype=s.dtype, depth=s.depth, width=max(*s.sizes, s.batch),
+        families=families, sensitivity=sens,
+    )  # fmt: skip
+    return Evidence(case, got, ref, ms, families, sens)
 
 
 def _families(res: TargetResult) -> tuple[str, ...]:
@@ -228,11 +225,16 @@ def _check(target: Target, case: Case, pending: PendingResult, repeat: bool, pro
     bad_shapes = wrong_shapes(got, ref, families)
     sens = once(lambda: sensitivity(case, ref))
 
-    def rerun(variant: Case) -> tuple[Any, OracleResult] | None:
-        try:
-            return _run(target, variant)[2], dispatch(variant).result()
-        except Exception:
-            return None
+    def evidence(ms: Sequence[Measurement]) -> Callable[[], list[Evidence]]:
+        def collect() -> list[Evidence]:
+            found = [Evidence(case, got, ref, ms, families, sens)]
+            for v in variants(case, target.capabilities):
+                more = _evidence_on(target, v)
+                if more is not None:
+                    found.append(more)
+            return found
+
+        return collect
 
     if bad_shapes:
         q = bad_shapes[0]
@@ -243,11 +245,8 @@ def _check(target: Target, case: Case, pending: PendingResult, repeat: bool, pro
             case,
             f"{q.label} has shape {np.shape(got_q)}, the parameters need {np.shape(ref_q)}",
             quantity=q,
-            got=got,
-            ref=ref,
-            families=families,
+            evidence=lambda: [Evidence(case, got, ref, [], families, sens)],
             shapes=bad_shapes,
-            sens=sens,
         )
     width = max(*s.sizes, s.batch)
     ms = judge(
@@ -270,11 +269,7 @@ def _check(target: Target, case: Case, pending: PendingResult, repeat: bool, pro
                 quantity=m.quantity,
                 measurement=m,
                 measurements=ms,
-                got=got,
-                ref=ref,
-                families=families,
-                sens=sens,
-                rerun=rerun,
+                evidence=evidence(ms),
                 arbitration=None if verdict is None else verdict.summary,
             )
     wrong_dtype = [

@@ -5,15 +5,19 @@ The evidence is weighed in this order:
 1. shapes: a bias gradient of shape (B,) that is δ summed over units, or a weight gradient
    that is the transpose of the right one;
 2. a constant factor c shared by every quantity that disagrees (r ≈ c·o within the
-   tolerance): −1 is ``sign_flipped``, B ``batch_mean_missing``, 1/B ``batch_mean_twice``,
-   n_out or 1/n_out ``output_mean``; any other constant is ``scale`` with c reported.  Where
-   B = n_out the case cannot tell them apart, so the target is run once more with another
-   batch size;
-3. the bug models of :mod:`oracle.engine.bugs`, one by one: the first the target matches in
-   every quantity it returned, within the tolerance model, names the mistake (a kink
+   tolerance) that names a mistake: −1 is ``sign_flipped``, B ``batch_mean_missing``, 1/B
+   ``batch_mean_twice``, n_out or 1/n_out ``output_mean``;
+3. the bug models of :mod:`oracle.engine.bugs`: of those the target matches in every
+   quantity it returned, within the tolerance model, the closest names the mistake (a kink
    convention is tried only where some z sits exactly on a kink);
-4. ``inaccurate``: every disagreeing quantity points the right way (error under 5 % of its
+4. any other shared constant: ``scale``, with c reported;
+5. ``inaccurate``: every disagreeing quantity points the right way (error under 5 % of its
    scale) but beyond the tolerance: digits lost.
+
+The shrunk case alone is weak evidence (on a 1 × 1 network every mistake is a constant
+factor, and where B = n_out a missing batch mean looks like an output mean), so the target
+is also run on a few fuller variants of it (widths and batch of at least 3, moderate
+scales): a diagnosis must hold on every one of them on which the target disagrees.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -32,7 +36,6 @@ from oracle.engine.tolerance import (
     Quantity,
     Sensitivity,
     judge,
-    quantities,
     wrong_shapes,
 )
 from oracle.fast import forward_fast
@@ -67,7 +70,21 @@ class Diagnosis:
 
 
 NONE = Diagnosis(None, detail="no classic mistake fits the evidence")
-Rerun = Callable[[Case], tuple[Any, OracleResult] | None]
+
+
+class Evidence(NamedTuple):
+    """One case the target disagreed on: its result, the oracle's, and how they compared."""
+
+    case: Case
+    got: Any
+    ref: OracleResult
+    measurements: Sequence[Measurement]
+    families: Sequence[str]
+    sensitivity: Callable[[], Sensitivity]
+
+    @property
+    def bad(self) -> list[Measurement]:
+        return [m for m in self.measurements if not m.passed]
 
 
 def _close(a: float, b: float, rel: float = 1e-4) -> bool:
@@ -94,46 +111,37 @@ def common_factor(bad: Sequence[Measurement]) -> float | None:
     return c
 
 
-def _name_factor(c: float, batch: int, n_out: int) -> list[str]:
-    names = []
+def factor_names(c: float, batch: int, n_out: int) -> set[str]:
+    """The mistakes a factor c can mean on a case with this batch and output width."""
+    names = set()
     if _close(c, -1.0):
-        names.append("sign_flipped")
+        names.add("sign_flipped")
     if batch > 1 and _close(c, float(batch)):
-        names.append("batch_mean_missing")
+        names.add("batch_mean_missing")
     if batch > 1 and _close(c, 1.0 / batch):
-        names.append("batch_mean_twice")
+        names.add("batch_mean_twice")
     if n_out > 1 and (_close(c, float(n_out)) or _close(c, 1.0 / n_out)):
-        names.append("output_mean")
+        names.add("output_mean")
     return names
 
 
-def _by_factor(case: Case, c: float, rerun: Rerun | None, families: Sequence[str]) -> Diagnosis:
-    s = case.structure
-    names = _name_factor(c, s.batch, s.sizes[-1])
-    if len(names) > 1 and rerun is not None:
-        # B = n_out: run the target on the same structure with another batch size
-        other = s.batch + 1 if s.batch + 1 <= 64 else s.batch - 1
-        from oracle.engine.cases import fill
-
-        variant = fill(
-            type(s)(s.sizes, s.activations, s.loss, s.dtype, other),
-            case.seed,
-            *case.scales,
-            case.zero_share,
-        )
-        again = rerun(variant)
-        if again is not None:
-            got, ref = again
-            fams = [f for f in ("delta", "grad_W", "grad_b", "grad_X") if f in families]
-            for (q, r), (_, o) in zip(quantities(got, fams), quantities(ref, fams), strict=True):
-                o64 = np.asarray(o, np.float64).ravel()
-                if q.family != "loss" and float(o64 @ o64) > 0:
-                    c2 = float(np.asarray(r, np.float64).ravel() @ o64) / float(o64 @ o64)
-                    names = _name_factor(c2, other, s.sizes[-1]) or names
-                    break
-    if names:
-        return Diagnosis(names[0], scale=c, detail=f"the target's result is {c:.6g} × the oracle's")
-    return Diagnosis("scale", scale=c, detail=f"the target's result is {c:.6g} × the oracle's")
+def _named_factor(evidence: Sequence[Evidence]) -> Diagnosis | None:
+    names: set[str] | None = None
+    first: float | None = None
+    for e in evidence:
+        c = common_factor(e.bad)
+        if c is None:
+            return None
+        s = e.case.structure
+        here = factor_names(c, s.batch, s.sizes[-1])
+        names = here if names is None else names & here
+        first = c if first is None else first
+    if not names or first is None:
+        return None
+    order = [d for d in DIAGNOSES if d in names]
+    return Diagnosis(
+        order[0], scale=first, detail=f"the target's result is {first:.6g} × the oracle's"
+    )
 
 
 def _kink_bugs(case: Case, trace: Any) -> list[tuple[Bug, str]]:
@@ -155,37 +163,57 @@ def _kink_bugs(case: Case, trace: Any) -> list[tuple[Bug, str]]:
     return out
 
 
-def _fits(
-    got: Any, model: Any, case: Case, families: Sequence[str], sens: Callable[[], Sensitivity]
-) -> bool:
-    if wrong_shapes(got, model, families):
-        return False
+def _fit(e: Evidence, bug: Bug, trace: Any) -> float | None:
+    """The worst error/bound ratio of the target against the bug's model; None if no fit."""
+    model = model_backprop(e.case, trace, bug)
+    if model is None or wrong_shapes(e.got, model, e.families):
+        return None
+    s = e.case.structure
     ms = judge(
-        got,
-        model,
-        dtype=case.structure.dtype,
-        depth=case.structure.depth,
-        width=max(*case.structure.sizes, case.structure.batch),
-        families=families,
-        sensitivity=sens,
-    )
-    return all(m.passed for m in ms)
+        e.got, model, dtype=s.dtype, depth=s.depth, width=max(*s.sizes, s.batch),
+        families=e.families, sensitivity=e.sensitivity,
+    )  # fmt: skip
+    return max((m.ratio for m in ms), default=0.0) if all(m.passed for m in ms) else None
 
 
-def _by_shape(
-    case: Case, got: Any, ref: OracleResult, wrong: Sequence[Quantity]
-) -> Diagnosis | None:
+def _structural(evidence: Sequence[Evidence]) -> Diagnosis | None:
+    main = evidence[0]
+    s = main.case.structure
+    traces = [
+        forward_fast(e.case.weights, e.case.biases, list(s.activations), e.case.X) for e in evidence
+    ]
+    best: tuple[float, Bug, str] | None = None
+    for bug, why in [*_kink_bugs(main.case, traces[0]), *((b, "") for b in STRUCTURAL)]:
+        worst = 0.0
+        for e, trace in zip(evidence, traces, strict=True):
+            if bug.id == "kink_convention" and e is not main and not _kink_bugs(e.case, trace):
+                continue  # no z on a kink here: this case says nothing about the kink
+            ratio = _fit(e, bug, trace)
+            if ratio is None:
+                break
+            worst = max(worst, ratio)
+        else:
+            if best is None or worst < best[0]:
+                best = (worst, bug, why)
+    if best is None:
+        return None
+    _, bug, why = best
+    detail = why or f"the target matches the oracle with this mistake ({bug.variant})"
+    return Diagnosis(bug.id, detail=detail, activation=bug.activation or None)
+
+
+def _by_shape(e: Evidence, wrong: Sequence[Quantity]) -> Diagnosis | None:
     for q in wrong:
         if q.family == "grad_b" and q.layer is not None:
-            r = np.asarray(got.grad_biases[q.layer - 1], np.float64)
-            d = np.asarray(ref.deltas[q.layer - 1])
+            r = np.asarray(e.got.grad_biases[q.layer - 1], np.float64)
+            d = np.asarray(e.ref.deltas[q.layer - 1])
             if r.shape == (d.shape[0],) and np.allclose(r, d.sum(axis=1), rtol=1e-4, atol=0):
                 return Diagnosis(
                     "bias_not_summed", detail=f"∂C/∂b of layer {q.layer} is δ summed over units"
                 )
         if q.family == "grad_W" and q.layer is not None:
-            r = np.asarray(got.grad_weights[q.layer - 1], np.float64)
-            o = np.asarray(ref.grad_weights[q.layer - 1])
+            r = np.asarray(e.got.grad_weights[q.layer - 1], np.float64)
+            o = np.asarray(e.ref.grad_weights[q.layer - 1])
             if r.shape == o.T.shape and np.allclose(r.T, o, rtol=1e-4, atol=1e-12):
                 return Diagnosis(
                     "weights_not_transposed",
@@ -194,37 +222,25 @@ def _by_shape(
     return None
 
 
-def diagnose(
-    case: Case,
-    got: Any,
-    ref: OracleResult,
-    measurements: Sequence[Measurement],
-    *,
-    families: Sequence[str],
-    sensitivity: Callable[[], Sensitivity],
-    shapes: Sequence[Quantity] = (),
-    rerun: Rerun | None = None,
-) -> Diagnosis:
+def diagnose(evidence: Sequence[Evidence], shapes: Sequence[Quantity] = ()) -> Diagnosis:
     """Name the classic mistake that explains the disagreement, if one does.
 
-    ``shapes`` lists the quantities whose shape was wrong (then values are not compared).
+    ``evidence[0]`` is the failing case; the rest are the variants the target also
+    disagreed on.  ``shapes`` lists quantities whose shape was wrong in the failing case
+    (then its values are not compared).
     """
     if shapes:
-        return _by_shape(case, got, ref, shapes) or NONE
-    bad = [m for m in measurements if not m.passed]
-    if not bad:
+        return _by_shape(evidence[0], shapes) or NONE
+    usable = [e for e in evidence if e.bad]
+    if not usable:
         return NONE
-    c = common_factor(bad)
+    found = _named_factor(usable) or _structural(usable)
+    if found is not None:
+        return found
+    c = common_factor(usable[0].bad)
     if c is not None and not _close(c, 1.0):
-        return _by_factor(case, c, rerun, families)
-    s = case.structure
-    trace = forward_fast(case.weights, case.biases, list(s.activations), case.X)
-    tried = [*_kink_bugs(case, trace), *((b, "") for b in STRUCTURAL)]
-    for bug, why in tried:
-        model = model_backprop(case, trace, bug)
-        if model is not None and _fits(got, model, case, families, sensitivity):
-            detail = why or f"the target matches the oracle with this mistake ({bug.variant})"
-            return Diagnosis(bug.id, detail=detail, activation=bug.activation or None)
+        return Diagnosis("scale", scale=c, detail=f"the target's result is {c:.6g} × the oracle's")
+    bad = [m for e in usable for m in e.bad]
     if all(math.isfinite(m.relative) and m.relative < INACCURATE_BELOW for m in bad):
         worst = max(m.relative for m in bad)
         digits = -math.log10(worst) if worst > 0 else math.inf

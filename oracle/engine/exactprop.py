@@ -20,6 +20,7 @@ from oracle.engine import check as checks
 from oracle.engine.arbiter import exact_module, exact_reference
 from oracle.engine.cases import Case, fill, structures
 from oracle.engine.check import Disagreement, Outcome, kink_ambiguous
+from oracle.engine.diagnosis import Evidence
 from oracle.engine.protocol import Capabilities, ProtocolError, Target, Unsupported
 from oracle.engine.reference import representable
 from oracle.engine.tolerance import judge, wrong_shapes
@@ -113,8 +114,5 @@ def _check(target: Target, case: Case) -> Outcome:
         quantity=m.quantity,
         measurement=m,
         measurements=ms,
-        got=got,
-        ref=ref,
-        families=families,
-        sens=sens,
+        evidence=lambda: [Evidence(case, got, ref, ms, families, sens)],
     )
