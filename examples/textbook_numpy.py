@@ -12,13 +12,12 @@ and ∂C/∂X = δ¹ W¹ᵀ.  Shapes: X (B, n_in), Y (B, n_out), W_l (n_{l-1}, n
 z_l, a_l, δ_l (B, n_l).  C is the mean over the B examples of a per-example cost Cₓ, so
 ∇ₐC = ∇ₐCₓ / B.  BP1 is always the general form: no fused (a − y) for any loss.
 
-The derivatives are the textbook ones, σ' = a(1 − a) included: it keeps few digits once a
-sigmoid unit saturates (the exact value is tiny, the formula gives 0 or a few ulps), as in JAX
-and PyTorch, but rounds consistently with binary cross-entropy's gradient, so that
-sigmoid + BCE gives δᴸ = a − y to the last digit.  tanh' is taken from z as sech² z: 1 − a²
-loses too much already in float32 at |z| ≈ 5–10.  The forward pass uses stable forms
-(sigmoid from e^−|z|, softplus by logaddexp, log-softmax with the max shift), so nothing
-overflows for pre-activations of any moderate size.
+The derivatives are written from z with σ(−z) where textbooks write 1 − a (σ' = σ(z)σ(−z),
+tanh' = 4σ(2z)σ(−2z)): the formulas of the rounded a, a(1 − a) and 1 − a², keep few digits once
+a unit saturates, in float32 already at |z| ≈ 5–10.  The one exception is a sigmoid output under
+binary cross-entropy, where a(1 − a) rounds consistently with ∇ₐC (see ``output_error``).  The
+forward pass uses stable forms (sigmoid from e^−|z|, softplus by logaddexp, log-softmax with the
+max shift), so nothing overflows for pre-activations of any moderate size.
 
 A target of the verifier (no import of refbp or of its oracle):
     refbp verify --target examples.textbook_numpy:make
@@ -60,6 +59,12 @@ def log_softmax(z: Array) -> Array:
 _GELU_K = math.sqrt(2.0 / math.pi)  # a Python float: a float32 network stays float32
 _GELU_C = 0.044715
 
+
+def _gelu_u(z: Array) -> Array:
+    """u = √(2/π)(z + 0.044715 z³): gelu(z) = ½z(1 + tanh u) = z σ(2u)."""
+    return _GELU_K * (z + _GELU_C * z**3)
+
+
 # a = σ(z), each (B, n).  Kinks as jax.nn: relu'(0) = 0, leaky_relu'(0) = 1, elu'(0) = 1.
 ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
     "identity": lambda z: z,
@@ -69,40 +74,30 @@ ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
     "leaky_relu": lambda z: np.where(z >= 0, z, 0.01 * z),
     "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0.0))),
     "softplus": lambda z: np.logaddexp(z, 0.0),
-    "gelu": lambda z: 0.5 * z * (1.0 + np.tanh(_GELU_K * (z + _GELU_C * z**3))),
+    "gelu": lambda z: z * sigmoid(2.0 * _gelu_u(z)),  # ½(1 + tanh u) would cancel for z < 0
     "silu": lambda z: z * sigmoid(z),
     "softmax": softmax,
 }
 
 
 def _gelu_prime(z: Array) -> Array:
-    t = np.tanh(_GELU_K * (z + _GELU_C * z**3))
-    return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * _GELU_K * (1.0 + 3.0 * _GELU_C * z * z)
+    s, s_neg = sigmoid(2.0 * _gelu_u(z)), sigmoid(-2.0 * _gelu_u(z))
+    return s + 2.0 * z * s * s_neg * _GELU_K * (1.0 + 3.0 * _GELU_C * z * z)
 
 
-def _tanh_prime(z: Array) -> Array:
-    # sech² z = 4e / (1 + e)² with e = e^−2|z|, not 1 − a²: once tanh rounds near ±1, 1 − a²
-    # keeps few digits, in float32 already for |z| around 5 to 10 where units still learn.
-    e = np.exp(-2.0 * np.abs(z))
-    return 4.0 * e / ((1.0 + e) * (1.0 + e))
-
-
-def _silu_prime(z: Array) -> Array:
-    s = sigmoid(z)
-    return s * (1.0 + z * (1.0 - s))
-
-
-# σ'(z) given z and a = σ(z), each (B, n).  softmax has none: it is not elementwise.
+# σ'(z) given z and a = σ(z), each (B, n).  softmax has none: it is not elementwise.  Written
+# with σ(−z) where the textbook has 1 − a: once a rounds near 1, 1 − a keeps few digits (in
+# float32 from |z| ≈ 5), while σ(−z) is as accurate as σ(z).
 DERIVATIVES: dict[str, Callable[[Array, Array], Array]] = {
     "identity": lambda z, a: np.ones_like(z),
-    "sigmoid": lambda z, a: a * (1.0 - a),
-    "tanh": lambda z, a: _tanh_prime(z),
+    "sigmoid": lambda z, a: sigmoid(z) * sigmoid(-z),
+    "tanh": lambda z, a: 4.0 * sigmoid(2.0 * z) * sigmoid(-2.0 * z),  # sech² z
     "relu": lambda z, a: (z > 0).astype(z.dtype),
     "leaky_relu": lambda z, a: np.where(z >= 0, 1.0, 0.01).astype(z.dtype),
     "elu": lambda z, a: np.where(z > 0, 1.0, np.exp(np.minimum(z, 0.0))),
     "softplus": lambda z, a: sigmoid(z),
     "gelu": lambda z, a: _gelu_prime(z),
-    "silu": lambda z, a: _silu_prime(z),
+    "silu": lambda z, a: sigmoid(z) * (1.0 + z * sigmoid(-z)),
 }
 
 
@@ -225,7 +220,12 @@ class TextbookMLP:
 
     def output_error(self, z: Array, a: Array, y: Array) -> Array:
         """BP1: δᴸ (B, O) = ∇ₐC ⊙ σ'(zᴸ)."""
-        return self.through_activation(len(self.weights) - 1, z, a, self.loss_gradient(a, y))
+        g = self.loss_gradient(a, y)
+        if self.loss == "binary_cross_entropy" and self.activations[-1] == "sigmoid":
+            # σ' as a(1 − a), from the same rounded a as ∇ₐC = (a − y)/(a(1 − a) B): the product
+            # is then (a − y)/B to the last digit, where σ'(z) from z keeps 1 − a's rounding
+            return g * (a * (1.0 - a))
+        return self.through_activation(len(self.weights) - 1, z, a, g)
 
     def hidden_error(self, layer: int, delta_next: Array, z: Array, a: Array) -> Array:
         """BP2: δˡ (B, n_l) = (δˡ⁺¹ Wˡ⁺¹ᵀ) ⊙ σ'(zˡ)."""

@@ -2,8 +2,10 @@
 
 Every elementwise layer (output and hidden) uses σ'(a) = σ'(σ(z)) where the equations say
 σ'(z): sigmoid's becomes σ(a)(1 − σ(a)), tanh's 1 − tanh²(a), and so on.  softmax's VJP is
-unchanged.  The loss is right; δ and everything below it are wrong.  (Invisible for identity,
-relu and leaky_relu, whose σ' is the same at a as at z.)
+unchanged, and so is a sigmoid output under binary cross-entropy (the textbook's
+``output_error`` takes that pairing's σ' from a on purpose).  The loss is right; δ and
+everything below it are wrong.  (Invisible for identity, relu and leaky_relu, whose σ' is the
+same at a as at z.)
 
 Expected diagnosis: ``derivative_at_activation``.
 """
