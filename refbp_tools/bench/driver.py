@@ -188,7 +188,11 @@ def _retry(
         log.write(f"\n# retry pass: {pasteable(cmd, env, root)}\n")
     start = time.perf_counter()
     run_pass(root, cmd, env, log_path, "retrying")
-    record: dict[str, Any] = {"wait_idle": s.retry_wait, "budget": s.retry_budget}
+    record: dict[str, Any] = {
+        "wait_idle": s.retry_wait,
+        "budget": s.retry_budget,
+        "asked": len(ids),
+    }
     record["seconds"] = round(time.perf_counter() - start, 1)
     data = json.loads(json_out.read_text())
     retried = json.loads(retry_json.read_text()) if retry_json.exists() else {}

@@ -71,10 +71,12 @@ def _retry_sentence(retry: dict[str, Any] | None, first: dict[str, Any]) -> str:
     if retry is None:
         return text + "  No retry (--retries 0, or nothing to retry)."
     return text + (
-        f"  Retried once each, after waiting up to {retry.get('wait_idle', 0):g} s for an idle "
-        f"machine, within a budget of {retry.get('budget', 0):g} s ({retry.get('seconds', 0):.0f} "
-        f"s spent): {retry.get('retried', 0)} retried, {retry.get('improved', 0)} retries kept "
-        f"(less contended), {retry.get('still_contended', 0)} still contended."
+        f"  Retry pass over them ({retry.get('seconds', 0):.0f} s of a {retry.get('budget', 0):g} "
+        f"s budget): each waited up to {retry.get('wait_idle', 0):g} s for others to use under "
+        f"{BUSY_LIMIT:.0%} and was skipped if they did not; {retry.get('retried', 0)} of "
+        f"{retry.get('asked', retry.get('retried', 0))} re-timed, {retry.get('improved', 0)} "
+        f"retries kept (less contended), {retry.get('still_contended', 0)} re-timed still "
+        "contended."
     )
 
 

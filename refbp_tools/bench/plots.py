@@ -104,6 +104,11 @@ def _ring_contended(ax: Any, pts: Sequence[tuple[float, float]]) -> None:
             markeredgecolor="k", markeredgewidth=1.2, label=CONTENDED_LABEL)  # fmt: skip
 
 
+def _legend_below(ax: Any) -> None:
+    """The legend under the axes, clear of every point (inside, "best" still hid some)."""
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
+
+
 def _case_labels(rows: Sequence[StepRow]) -> list[str]:
     labels = []
     for r in rows:
@@ -133,7 +138,7 @@ def _time_axes(ax: Any, rows: Sequence[StepRow], dt: str) -> None:
     ax.set_ylabel("median time of one step")
     ax.set_title(f"one training step (forward + backward), {dt}")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7)
+    _legend_below(ax)
 
 
 def _annotate_values(ax: Any, pts_by_x: dict[int, list[tuple[float, str]]], span: float) -> None:
@@ -171,7 +176,7 @@ def _ratio_axes(ax: Any, rows: Sequence[StepRow], dt: str) -> None:
     ax.set_ylabel("refbp median / other median (log scale)")
     ax.set_title(f"refbp as a multiple of the bound and of its peers, {dt}")
     ax.grid(True, which="major", alpha=0.25)
-    ax.legend(fontsize=7)
+    _legend_below(ax)
 
 
 def ladder_label(row: LadderRow) -> str:

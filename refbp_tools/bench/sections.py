@@ -69,23 +69,22 @@ def step_lines(res: Results) -> list[str]:
         '"refbp faults" are minor page faults per call: memory that glibc handed back to the '
         "kernel at the end of one call and takes again in the next (a few µs each on a VM; "
         "how many depends on the allocation history, so it varies between runs).",
+    ]
+    return lines + _min_ratio_lines(res)
+
+
+def _min_ratio_lines(res: Results) -> list[str]:
+    rows = (
+        [row.case, row.dtype, *(fmt_ratio(row.ratio(i, "min")) for i in ("jax", "torch", "bound"))]
+        for row in res.steps
+    )
+    return [
         "",
         "The same ratios on minimum times (each implementation's least disturbed round): what "
         "the code does when nothing else on the machine interferes.",
         "",
+        *table(["network", "dtype", "refbp / JAX", "refbp / PyTorch", "refbp / bound"], rows),
     ]
-    lines += table(
-        ["network", "dtype", "refbp / JAX", "refbp / PyTorch", "refbp / bound"],
-        (
-            [
-                row.case,
-                row.dtype,
-                *(fmt_ratio(row.ratio(i, "min")) for i in ("jax", "torch", "bound")),
-            ]
-            for row in res.steps
-        ),
-    )
-    return lines
 
 
 def memory_lines(res: Results) -> list[str]:

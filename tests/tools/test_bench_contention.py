@@ -127,3 +127,43 @@ def test_a_retry_is_kept_only_when_less_contended() -> None:
     assert e["extra_info"] == {"others_cpu": 0.5}  # not retried (the budget ran out): kept
     assert outcome == contention.RetryOutcome(retried=4, improved=2, still_contended=3)
     assert merge_retry(first, {}) == contention.RetryOutcome(0, 0, 0)
+
+
+def test_the_benchmark_session_waits_for_idle_and_says_whether_it_came(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """tests/bench/conftest.py's wait before each benchmark: polls in half-second windows,
+    gives up after its limit, and without a limit does not wait (and counts as idle)."""
+    from tests.bench import conftest
+
+    now = [0.0]
+    shares: list[float] = []
+
+    class FakeTime:  # a clock that moves only when the session sleeps
+        @staticmethod
+        def monotonic() -> float:
+            return now[0]
+
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            now[0] += seconds
+
+    class FakeUsage:
+        @staticmethod
+        def now() -> FakeUsage:
+            return FakeUsage()
+
+        def others_since(self, start: object) -> float:
+            return shares.pop(0)
+
+    monkeypatch.setattr(conftest, "time", FakeTime)
+    monkeypatch.setattr(conftest, "Usage", FakeUsage)
+    shares[:] = [0.5, 0.3, 0.02]
+    assert conftest._wait_for_idle(10.0, limit=0.05) == (1.5, True)  # the third window is idle
+    now[0], shares[:] = 0.0, [0.5] * 10
+    assert conftest._wait_for_idle(2.0, limit=0.05) == (2.0, False)  # gave up, still busy
+    assert shares == [0.5] * 6  # four half-second windows in two seconds
+    now[0] = 0.0
+    assert conftest._wait_for_idle(0.0, limit=0.05) == (0.0, True)  # no wait asked: go on
+    shares[:] = [0.08]
+    assert conftest._wait_for_idle(1.0, limit=0.10) == (0.5, True)  # the retry pass's limit

@@ -144,7 +144,7 @@ def test_run_benchmarks_end_to_end(
     assert guard == {
         "threads": 1, "env": {k: v for k, v in env.items() if not k.startswith("REFBP")},
         "wait_idle": 2.5, "busy_limit": 0.1, "first_pass": {"benchmarks": 2, "contended": 1},
-        "retry": {"wait_idle": 0.5, "budget": 300.0, "retried": 1, "improved": 1,
+        "retry": {"wait_idle": 0.5, "budget": 300.0, "asked": 1, "retried": 1, "improved": 1,
                   "still_contended": 0},
     }  # fmt: skip
 

@@ -99,25 +99,24 @@ def test_the_contention_section_says_what_was_done() -> None:
         "kernels 0 of 12."
     )
     guard.update(threads=0, wait_idle=30.0, waited_before=30.2, stayed_busy=True)
-    guard["retry"] = {"wait_idle": 5.0, "budget": 300.0, "seconds": 41.0, "retried": 7,
-                      "improved": 5, "still_contended": 2}  # fmt: skip
+    guard["retry"] = {"wait_idle": 5.0, "budget": 300.0, "seconds": 41.0, "asked": 9,
+                      "retried": 7, "improved": 5, "still_contended": 2}  # fmt: skip
     text = "\n".join(guard_lines(parse_results(run)))
     assert "threads left as the libraries choose (--threads 0); waited 30 s for an idle " in text
     assert "(others under 5%; limit 30 s, reached: ran anyway)." in text
     assert (
-        "Retried once each, after waiting up to 5 s for an idle machine, within a budget of "
-        "300 s (41 s spent): 7 retried, 5 retries kept (less contended), 2 still contended."
+        "Retry pass over them (41 s of a 300 s budget): each waited up to 5 s for others to use "
+        "under 10% and was skipped if they did not; 7 of 9 re-timed, 5 retries kept (less "
+        "contended), 2 re-timed still contended."
     ) in text
     del run["machine_info"]["refbp_bench"]["guard"]
     text = "\n".join(guard_lines(parse_results(run)))
     assert "was not recorded (a run from before the guard)" in text
 
 
-def golden_reports() -> str:
-    """Two synthetic reports with every section, footnote, mark and fallback."""
-    old = synthetic_run()
-    new = synthetic_run(scale=1.2, when="2026-01-02T00:00:00")
-    third = synthetic_run(scale=0.9, when="2026-01-03T00:00:00")
+def _disturbed(new: dict[str, Any]) -> dict[str, Any]:
+    """A run with every mark and gap: busy rows, missing faults, memory and peers, a memory
+    row over its target, a drifted bound, contended ladder rows and kernels."""
     for b in new["benchmarks"]:
         info = b["extra_info"]
         if (
@@ -153,13 +152,21 @@ def golden_reports() -> str:
         and not (b["extra_info"]["kind"] == "loss" and b["extra_info"]["impl"] == "jax"
                  and b["extra_info"]["phase"] == "grad")  # a kernel without its JAX peer
     ]  # fmt: skip
+    return new
+
+
+def golden_reports() -> str:
+    """Two synthetic reports with every section, footnote, mark and fallback."""
+    old = synthetic_run()
+    new = _disturbed(synthetic_run(scale=1.2, when="2026-01-02T00:00:00"))
+    third = synthetic_run(scale=0.9, when="2026-01-03T00:00:00")
     rb = new["machine_info"]["refbp_bench"]
     rb["blas"].append({"internal_api": "openmp", "prefix": "libgomp", "num_threads": 1})
     rb["versions"]["torch"] = None  # not installed: not listed
     rb["env"]["OPENBLAS_CORETYPE"] = "Haswell"
     rb["guard"]["first_pass"] = {"benchmarks": 57, "contended": 9}
-    rb["guard"]["retry"] = {"wait_idle": 5.0, "budget": 300.0, "seconds": 12.5, "retried": 9,
-                            "improved": 4, "still_contended": 5}  # fmt: skip
+    rb["guard"]["retry"] = {"wait_idle": 5.0, "budget": 300.0, "seconds": 12.5, "asked": 9,
+                            "retried": 7, "improved": 4, "still_contended": 3}  # fmt: skip
     prev, cur = parse_results(old), parse_results(new)
     full = render_markdown(
         cur,

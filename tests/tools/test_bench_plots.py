@@ -28,6 +28,11 @@ def _describe_with_y_ticks(ax: Any) -> dict[str, Any]:
     out["yticks"] = [float(f"{t:.6g}") for t in ax.get_yticks()]
     out["yticklabels"] = [t.get_text() for t in ax.get_yticklabels()]
     out["ylim"] = [float(f"{v:.6g}") for v in ax.get_ylim()]
+    legend = ax.get_legend()
+    if legend is not None:  # outside the axes, where it can hide no point
+        renderer = ax.figure.canvas.get_renderer()
+        box, inner = legend.get_window_extent(renderer), ax.get_window_extent(renderer)
+        out["legend_outside"] = not box.overlaps(inner)
     return out
 
 
@@ -82,6 +87,8 @@ def test_the_ratio_plot_reads_at_a_glance(tmp_path: Path, monkeypatch: pytest.Mo
         for note in ax["annotations"]:
             assert note["offset"][0] == pytest.approx(note["at"][0] + 0.1)  # beside, not on
         assert plots.CONTENDED_LABEL in ax["legend"]["labels"]
+    for name in ("bench-time.png", "bench-ratio.png", "bench-ladder.png"):
+        assert all(ax["legend_outside"] for ax in saved[name]["axes"]), name
     busy = [ln for ln in saved["bench-ratio.png"]["axes"][0]["lines"]
             if ln["label"] == plots.CONTENDED_LABEL]  # fmt: skip
     assert [(ln["x"], ln["y"]) for ln in busy] == [([1.0], [0.2])]  # refbp / PyTorch at 64
