@@ -70,6 +70,7 @@ def exact_reference(case: Case) -> tuple[Any, Callable[[], Sensitivity]] | None:
             runs=runs,
             magnitudes=magnitudes(case, ref, zs, inputs, share),
             chi_loss=output_rounding(case, ref),
+            base=ref,
         )
 
     return ref, once(sensitivity)

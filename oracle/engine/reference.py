@@ -125,6 +125,7 @@ def sensitivity(case: Case, ref: OracleResult) -> Sensitivity:
         runs=backprop_many(runs, list(s.activations), s.loss),
         magnitudes=magnitudes(case, ref, trace.pre_activations, inputs, share),
         chi_loss=output_rounding(case, ref),
+        base=ref,
     )
 
 

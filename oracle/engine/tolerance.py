@@ -167,6 +167,10 @@ class Sensitivity:
     runs: Sequence[Reference]
     magnitudes: dict[Quantity, float] = field(default_factory=dict)
     chi_loss: float = 1.0
+    #: the unperturbed result the runs moved away from (the judged reference if None): a
+    #: bug model judged with the oracle's sensitivity measures s against the oracle, not
+    #: against itself
+    base: Reference | None = None
 
 
 @dataclass(frozen=True)
@@ -244,10 +248,9 @@ def judge(
         rho = perturbation(dtype)
         measured = sensitivity()
         chi = measured.chi_loss
+        base = pairs_ref if measured.base is None else quantities(measured.base, families)
         for run in measured.runs:
-            for k, ((_, o), (_, p)) in enumerate(
-                zip(pairs_ref, quantities(run, families), strict=True)
-            ):
+            for k, ((_, o), (_, p)) in enumerate(zip(base, quantities(run, families), strict=True)):
                 sens[k] = max(sens[k], norm(np.asarray(p, np.float64) - o) / rho)
         for k, (q, _) in enumerate(pairs_ref):
             mags[k] = measured.magnitudes.get(q, 0.0)

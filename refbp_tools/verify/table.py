@@ -41,20 +41,20 @@ def _figures(cell: Cell, summary: Summary) -> list[str]:
     return [str(cell.examples), *figs, f"{cell.bound_used:.2f}"]
 
 
-def _layout(head: list[str], rows: list[list[str]], left: int) -> list[str]:
+def _layout(head: list[str], rows: list[list[str]], left: int, sep: str = "  ") -> list[str]:
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
 
     def line(r: list[str]) -> str:
         parts = [
             r[i].ljust(widths[i]) if i < left else r[i].rjust(widths[i]) for i in range(len(r))
         ]
-        return "  ".join(parts).rstrip()
+        return sep.join(parts).rstrip()
 
     return [line(head), *(line(r) for r in rows)]
 
 
 def render_table(summary: Summary, width: int) -> str:
-    """The table as text no wider than ``width`` columns (the narrow layout needs ~75)."""
+    """The table as text no wider than ``width`` columns (the narrow layout needs 75)."""
     keys = summary.cell_keys()
     figures = ["networks", *(HEADS[f] for f in FAMILIES), "bound"]
     wide = _layout(["activation", "loss", "dtype", *figures], _rows(summary, True, keys), 3)
@@ -67,6 +67,6 @@ def render_table(summary: Summary, width: int) -> str:
         lines += ["", f"loss {loss}"]
         lines += [
             "  " + x
-            for x in _layout(["activation", "dtype", *figures], _rows(summary, False, part), 2)
+            for x in _layout(["activation", "dtype", *figures], _rows(summary, False, part), 2, " ")
         ]
     return "\n".join(lines)

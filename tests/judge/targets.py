@@ -1,0 +1,95 @@
+"""Small targets that break one rule of the protocol or one property each (refbp underneath)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import refbp
+
+
+class _Wrapped:
+    def __init__(self, **kw: Any) -> None:
+        self.net = refbp.MLP(**kw)
+
+
+def positional(weights: Any, biases: Any, activations: Any, loss: Any, /) -> Any:
+    """make without keyword parameters: the protocol calls make(*, weights=..., ...)."""
+    return _Wrapped(weights=weights, biases=biases, activations=activations, loss=loss)
+
+
+class _MissingBiases(_Wrapped):
+    def backprop(self, X: np.ndarray, Y: np.ndarray) -> dict[str, Any]:
+        bp = self.net.backprop(X, Y)
+        return {"loss": bp.loss, "grad_weights": bp.grad_weights}
+
+
+def missing_biases(**kw: Any) -> Any:
+    return _MissingBiases(**kw)
+
+
+class _Required(_Wrapped):
+    def backprop(self, X: np.ndarray, Y: np.ndarray) -> dict[str, Any]:
+        bp = self.net.backprop(X, Y)
+        return {"loss": bp.loss, "grad_weights": bp.grad_weights, "grad_biases": bp.grad_biases}
+
+
+def required_only(**kw: Any) -> Any:
+    """Returns no deltas and no grad_input: they are not checked, and the report says so."""
+    return _Required(**kw)
+
+
+def float64_only(**kw: Any) -> Any:
+    """Declines float32 networks."""
+    if np.asarray(kw["weights"][0]).dtype != np.float64:
+        raise NotImplementedError("float64 only")
+    return refbp.MLP(**kw)
+
+
+class _MutatesX(_Wrapped):
+    def backprop(self, X: np.ndarray, Y: np.ndarray) -> Any:
+        bp = self.net.backprop(X, Y)
+        X *= 1.0  # a no-op in value...
+        X[0, 0] = X[0, 0] + 1.0  # ...but this is not
+        return bp
+
+
+def mutates_x(**kw: Any) -> Any:
+    return _MutatesX(**kw)
+
+
+class _Accumulates(_Wrapped):
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.total: list[np.ndarray] | None = None
+
+    def backprop(self, X: np.ndarray, Y: np.ndarray) -> Any:
+        bp = self.net.backprop(X, Y)
+        if self.total is None:
+            self.total = [g.copy() for g in bp.grad_weights]
+        else:  # like .grad in an autograd framework that is never zeroed
+            self.total = [t + g for t, g in zip(self.total, bp.grad_weights, strict=True)]
+        return bp._replace(grad_weights=[t.copy() for t in self.total])
+
+
+def accumulates(**kw: Any) -> Any:
+    return _Accumulates(**kw)
+
+
+class _Float64Results(_Wrapped):
+    def backprop(self, X: np.ndarray, Y: np.ndarray) -> Any:
+        bp = self.net.backprop(X, Y)
+        return bp._replace(grad_weights=[g.astype(np.float64) for g in bp.grad_weights])
+
+
+def float64_results(**kw: Any) -> Any:
+    """Hands back float64 weight gradients for a float32 network."""
+    return _Float64Results(**kw)
+
+
+def not_callable_target() -> None:
+    return None
+
+
+NOT_CALLABLE = 42

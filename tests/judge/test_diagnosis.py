@@ -1,0 +1,106 @@
+"""The engine names each classic mistake: every planted-bug target gets its diagnosis id.
+
+Each target in examples/buggy/ is the textbook NumPy backprop with one bug.  The engine runs
+on it with a small budget; every failure it reports must carry the bug's id, and the run
+must fail.  The textbook itself must pass, and the bug models without a bug must be the
+oracle.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from oracle.engine import Target, verify
+from oracle.engine import run as engine_run
+from oracle.engine.bugs import model_backprop
+from oracle.engine.cases import Structure, fill
+from oracle.fast import backprop_fast, forward_fast
+
+# (module, expected id, the property that shows it, capabilities for a quick run)
+PLANTED = [
+    ("batch_mean_missing", "batch_mean_missing", "agreement", {}),
+    ("batch_mean_twice", "batch_mean_twice", "agreement", {}),
+    ("output_mean", "output_mean", "agreement", {}),
+    ("derivative_missing", "derivative_missing", "agreement", {}),
+    ("derivative_at_activation", "derivative_at_activation", "agreement", {}),
+    ("weights_not_transposed", "weights_not_transposed", "agreement", {}),
+    ("bias_not_summed", "bias_not_summed", "agreement", {}),
+    ("sign_flipped", "sign_flipped", "agreement", {}),
+    ("kink_convention", "kink_convention", "kinks", {"activations": ["leaky_relu", "tanh"]}),
+    ("scale", "scale", "agreement", {"losses": ["mse"]}),
+    ("inaccurate", "inaccurate", "agreement", {}),
+]
+QUICK = {"losses": ["mse", "softmax_cross_entropy"], "dtypes": ["float64"]}
+
+
+@pytest.fixture(autouse=True)
+def short_shrinking(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # The diagnosis re-tests on fuller variants, so a short shrink is enough here.
+    monkeypatch.setattr(engine_run, "SHRINK_SECONDS", 3.0)
+    yield
+
+
+@pytest.mark.parametrize(
+    ("module", "expected", "prop", "caps"), PLANTED, ids=[p[0] for p in PLANTED]
+)
+def test_planted_bug_is_diagnosed(
+    module: str, expected: str, prop: str, caps: dict[str, object]
+) -> None:
+    make = importlib.import_module(f"examples.buggy.{module}").make
+    target = Target.of(make, f"examples.buggy.{module}:make", {**QUICK, **caps})
+    summary = verify(target, profile_name="ci", max_examples=15, only=[prop], exact=False)
+    assert summary.failures, f"{module}: the planted bug went unnoticed ({dict(summary.outcomes)})"
+    got = {f.diagnosis for f in summary.failures}
+    assert got == {expected}, "\n\n".join(f.text() for f in summary.failures)
+
+
+def test_the_factor_is_reported_with_scale() -> None:
+    make = importlib.import_module("examples.buggy.scale").make
+    target = Target.of(
+        make, "examples.buggy.scale:make", {"losses": ["mse"], "dtypes": ["float64"]}
+    )
+    summary = verify(target, profile_name="ci", max_examples=10, only=["agreement"], exact=False)
+    assert [f.scale for f in summary.failures] == [pytest.approx(0.5, rel=1e-9)]
+
+
+def test_kink_diagnosis_names_the_activation_and_both_slopes() -> None:
+    make = importlib.import_module("examples.buggy.kink_convention").make
+    target = Target.of(make, "kink:make", {"activations": ["leaky_relu"], **QUICK})
+    summary = verify(target, profile_name="ci", max_examples=10, only=["kinks"], exact=False)
+    (failure,) = summary.failures
+    assert failure.detail == "leaky_relu'(0) = 0.01 in the target, 1 in the contract"
+
+
+def test_the_textbook_passes() -> None:
+    make = importlib.import_module("examples.textbook_numpy").make
+    target = Target.of(make, "examples.textbook_numpy:make", {"dtypes": ["float64", "float32"]})
+    summary = verify(target, profile_name="ci", max_examples=10, exact=False)
+    assert summary.exit_code() == 0, summary.failure_text()
+    assert summary.network_examples > 100
+
+
+@pytest.mark.parametrize("acts", [("tanh", "softmax"), ("relu", "sigmoid"), ("gelu", "identity")])
+def test_bug_models_without_a_bug_are_the_oracle(acts: tuple[str, str]) -> None:
+    loss = "binary_cross_entropy" if acts[1] in ("softmax", "sigmoid") else "mse"
+    case = fill(
+        Structure((3, 4, 2), acts, loss, "float64", 5),
+        seed=3,
+        gain=1.0,
+        x_scale=1.0,
+        zero_share=0.0,
+    )
+    trace = forward_fast(case.weights, case.biases, list(acts), case.X)
+    model = model_backprop(case, trace, None)
+    ref = backprop_fast(case.weights, case.biases, list(acts), loss, case.X, case.Y)
+    assert model is not None
+    for got, want in [
+        *zip(model.deltas, ref.deltas, strict=True),
+        *zip(model.grad_weights, ref.grad_weights, strict=True),
+        *zip(model.grad_biases, ref.grad_biases, strict=True),
+        (model.grad_input, ref.grad_input),
+    ]:
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)

@@ -1,0 +1,174 @@
+"""The target protocol: what the engine accepts, what it refuses, and what it counts."""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import refbp
+from oracle.engine import (
+    ProtocolError,
+    Target,
+    check_backprop,
+    load_target,
+    parse_expectations,
+    verify,
+)
+from oracle.engine.protocol import Capabilities, read_result
+from tests.judge import targets
+
+FAST = {"losses": ["mse"], "dtypes": ["float64"], "max_depth": 2, "max_width": 4, "max_batch": 3}
+
+
+def _run(make: object, only: str = "agreement", **caps: object) -> object:
+    target = Target.of(make, "t:make", {**FAST, **caps})  # type: ignore[arg-type]
+    return verify(target, profile_name="ci", max_examples=8, only=[only], exact=False)
+
+
+def test_refbp_mlp_is_a_target() -> None:
+    summary = check_backprop(
+        refbp.MLP, losses=["mse"], dtypes=["float32"], max_examples=5, exact=False
+    )
+    assert summary.network_examples > 0 and summary.failures == []
+
+
+def test_check_backprop_raises_with_the_failure_report() -> None:
+    with pytest.raises(
+        AssertionError, match=r"(?s)disagrees with the oracle.*not_mutated.*changed its argument X"
+    ):
+        check_backprop(targets.mutates_x, capabilities=FAST, max_examples=5, exact=False)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            "nocolon",
+            "--target must be MODULE:ATTR (e.g. examples.textbook_numpy:make), got 'nocolon'",
+        ),
+        (
+            "no_such_module_xyz:make",
+            "--target no_such_module_xyz:make: cannot import 'no_such_module_xyz': ModuleNotFoundError: No module named 'no_such_module_xyz'",
+        ),
+        (
+            "tests.judge.targets:nothing",
+            "--target tests.judge.targets:nothing: module 'tests.judge.targets' has no 'nothing'",
+        ),
+    ],
+)
+def test_unusable_target_specs_are_refused_exactly(spec: str, message: str) -> None:
+    with pytest.raises(ProtocolError, match=re.escape(message)):
+        load_target(spec)
+
+
+def test_a_non_callable_target_is_refused() -> None:
+    with pytest.raises(ProtocolError, match="is a int, not callable"):
+        Target.of(targets.NOT_CALLABLE, "t:NOT_CALLABLE")  # type: ignore[arg-type]
+
+
+def test_make_without_keyword_parameters_breaks_the_protocol() -> None:
+    with pytest.raises(
+        ProtocolError, match=r"make\(\*, weights, biases, activations, loss\) failed"
+    ):
+        _run(targets.positional)
+
+
+def test_a_result_missing_a_required_field_breaks_the_protocol() -> None:
+    with pytest.raises(ProtocolError, match=r"without \['grad_biases'\]"):
+        _run(targets.missing_biases)
+
+
+def test_results_are_read_from_attributes_or_keys() -> None:
+    fields = {"loss": 1.5, "grad_weights": [np.ones((2, 2))], "grad_biases": [np.ones(2)]}
+    for res in (fields, SimpleNamespace(**fields)):
+        r = read_result(res, "t")
+        assert r.loss == 1.5 and r.deltas is None and r.grad_input is None and r.returned() == ()
+
+
+def test_what_a_target_does_not_return_is_not_checked_and_said() -> None:
+    summary = _run(targets.required_only)
+    assert summary.failures == [] and summary.not_returned == ["delta", "grad_X"]
+
+
+def test_declined_configurations_are_counted_as_unsupported() -> None:
+    summary = _run(targets.float64_only, dtypes=["float32", "float64"])
+    assert summary.unsupported > 0 and summary.failures == []
+    assert summary.network_examples > 0
+
+
+def test_a_second_call_must_return_the_same_bits() -> None:
+    summary = _run(targets.accumulates, only="repeatable")
+    assert [f.property for f in summary.failures] == ["repeatable"]
+
+
+def test_results_must_have_the_parameters_dtype() -> None:
+    summary = _run(targets.float64_results, dtypes=["float32"])
+    assert [(f.property, f.quantity) for f in summary.failures] == [("dtype", "grad_W")]
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (
+            {"activations": ["relu", "swish"]},
+            "capabilities['activations'] has unknown names ['swish']",
+        ),
+        ({"max_width": 0}, "capabilities['max_width'] must be a positive int, got 0"),
+        ({"square": "yes"}, "capabilities['square'] must be True or False, got 'yes'"),
+        ({"widths": 3}, "unknown capabilities ['widths']"),
+        ({"dtypes": "float64"}, "capabilities['dtypes'] must be a list of names, got 'float64'"),
+    ],
+)
+def test_capabilities_are_validated_by_name(given: dict[str, object], message: str) -> None:
+    with pytest.raises(ProtocolError, match=re.escape(message)):
+        Capabilities.from_mapping(given, "t")
+
+
+def test_capabilities_narrow_generation() -> None:
+    seen: set[tuple[str, ...]] = set()
+
+    def make(**kw: object) -> object:
+        seen.add(tuple(kw["activations"]))  # type: ignore[arg-type]
+        sizes = {w.shape for w in kw["weights"]}  # type: ignore[attr-defined]
+        assert all(a == b for a, b in sizes), "square was asked for"
+        return refbp.MLP(**kw)  # type: ignore[arg-type]
+
+    make.capabilities = {
+        "activations": ["tanh"],
+        "output_activations": ["identity"],
+        "square": True,
+    }  # type: ignore[attr-defined]
+    _run(make, max_depth=3)
+    assert seen and all(set(a[:-1]) <= {"tanh"} and a[-1] == "identity" for a in seen)
+
+
+def test_expectations_parse_and_refuse_unknown_ids() -> None:
+    (e,) = parse_expectations("# pinned\nkink_convention:leaky_relu  # torch's choice\n")
+    assert (e.id, e.qualifier) == ("kink_convention", "leaky_relu")
+    with pytest.raises(ValueError, match=r"f:2: unknown id 'kinks_convention'"):
+        parse_expectations("\nkinks_convention\n", "f")
+
+
+def test_an_expected_deviation_does_not_fail_and_an_unmet_one_does() -> None:
+    from examples.buggy.kink_convention import make
+
+    caps = {"activations": ["leaky_relu"], "losses": ["mse"], "dtypes": ["float64"]}
+    ok = check_backprop(
+        make,
+        capabilities=caps,
+        max_examples=10,
+        expect_failures=["kink_convention:leaky_relu"],
+        exact=False,
+    )
+    assert ok.matched and ok.failures == []
+    with pytest.raises(AssertionError, match="expected failure 'sign_flipped' did not occur"):
+        check_backprop(
+            refbp.MLP,
+            capabilities=FAST,
+            max_examples=5,
+            expect_failures=["sign_flipped"],
+            exact=False,
+        )
