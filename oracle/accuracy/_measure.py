@@ -3,7 +3,9 @@
 The error of a quantity is ‖r − exact‖ over its *magnitude* ‖m‖ (``exact_magnitudes``: the
 reverse pass over absolute values; ‖m‖ = ‖exact‖ where nothing cancels, and it is the scale
 the rounding errors of any evaluation are made on where something does), worst layer of
-the network.  The plain normwise relative error ‖r − exact‖ / ‖exact‖ is kept beside it.
+the network; a norm below the dtype's smallest normal number counts as that number (a
+correctly rounded answer loses its relative precision there too).  The plain normwise
+relative error ‖r − exact‖ / ‖exact‖ is kept beside it.
 "Digits kept" is −log₁₀ of the error, capped at the dtype's −log₁₀ u (15.95 for float64,
 7.22 for float32, u the unit roundoff) and at 0 below.
 """
@@ -114,11 +116,18 @@ def _ratio(num: Any, den: Any) -> float:
     return float(num / den)
 
 
+def _floor(norm: Any, dtype: str) -> Any:
+    """A norm, raised to the dtype's smallest normal number: below it not even a correctly
+    rounded answer keeps its relative precision (gelu(−30) ≈ −1e-856 is 0 in float64)."""
+    return max(norm, mpmath.mpf(float(np.finfo(np.dtype(dtype)).tiny)))
+
+
 def _error(
     got: Sequence[npt.NDArray[np.float64]],
     exact: list[ObjArray],
     scale: list[ObjArray],
     layered: bool,
+    dtype: str,
 ) -> QuantityError:
     """The worst layer's error; ∞ for a wrong shape, a missing layer or a non-finite entry."""
     worst = QuantityError(0.0, 0.0, None)
@@ -133,7 +142,9 @@ def _error(
                 [mpmath.mpf(float(x)) - y for x, y in zip(g.ravel(), e.ravel(), strict=True)]
             )
             here = QuantityError(
-                _ratio(diff, _norm(m.ravel())), _ratio(diff, _norm(e.ravel())), layer
+                _ratio(diff, _floor(_norm(m.ravel()), dtype)),
+                _ratio(diff, _floor(_norm(e.ravel()), dtype)),
+                layer,
             )
         if (here.error, here.relative) > (worst.error, worst.relative):
             worst = here
@@ -173,7 +184,8 @@ def evaluate(
             got = {q: _returned(res, key) for q, key in QUANTITIES.items()}
             ev.results[name] = {q: v for q, v in got.items() if v is not None}
             ev.errors[name] = {
-                q: _error(v, exact[q], scale[q], q in LAYERED) for q, v in ev.results[name].items()
+                q: _error(v, exact[q], scale[q], q in LAYERED, case.dtype)
+                for q, v in ev.results[name].items()
             }
         out.append(ev)
         if progress is not None:
@@ -301,7 +313,8 @@ def disagreements(
             for k, (x, y, m) in enumerate(zip(ra[q], rb[q], ev.scale[q], strict=False)):
                 with mpmath.workdps(30):
                     diff = float(np.linalg.norm(x - y)) if x.shape == y.shape else math.inf
-                    d = _ratio(mpmath.mpf(diff), _norm(m.ravel())) if math.isfinite(diff) else diff
+                    scale = _floor(_norm(m.ravel()), ev.case.dtype)
+                    d = _ratio(mpmath.mpf(diff), scale) if math.isfinite(diff) else diff
                 if not d <= worst:
                     worst, at = d, k
             if not worst <= limits[ev.case.dtype]:

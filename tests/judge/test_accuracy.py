@@ -92,6 +92,19 @@ def test_a_correctly_rounded_answer_errs_by_at_most_the_unit_roundoff() -> None:
             assert err.error <= err.relative <= u, (q, err, ev.case.describe())
 
 
+def test_a_value_below_the_dtype_range_costs_no_digits_when_rounded_to_zero() -> None:
+    # gelu(−30) ≈ −1e-856: every quantity behind it rounds to 0 in float64, correctly
+    one = np.ones((1, 1))
+    case = Case(
+        "gelu", "mse", "float64", 0, ("gelu", "identity"), 30.0,
+        (one, one), (np.zeros(1), np.zeros(1)), np.array([[-30.0]]), np.zeros((1, 1)),
+    )  # fmt: skip
+    ev = evaluate({"rounded": correctly_rounded}, [case])[0]
+    assert ev.exact["grad_W"][1][0, 0] != 0
+    assert ev.results["rounded"]["grad_W"][1][0, 0] == 0
+    assert ev.errors["rounded"]["grad_W"].error <= unit_roundoff("float64")
+
+
 def test_an_error_is_measured_as_what_it_is() -> None:
     evs = evaluate({"off": perturbed(1e-6)}, [c for c in _few() if c.dtype == "float64"])
     for ev in evs:
