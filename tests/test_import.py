@@ -97,6 +97,12 @@ def _imports(tree: ast.AST, *, top_level_only: bool) -> list[tuple[int, str]]:
     def visit(node: ast.AST) -> None:
         if top_level_only and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             return  # a lazy import inside a function is allowed
+        if (
+            isinstance(node, ast.If)
+            and isinstance(node.test, ast.Name)
+            and node.test.id == "TYPE_CHECKING"
+        ):
+            return  # imports for type checkers never run
         if isinstance(node, ast.Import):
             found.extend((node.lineno, alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:

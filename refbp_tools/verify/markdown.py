@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import platform
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from oracle.engine.summary import Summary
-from oracle.engine.tolerance import FAMILIES
+if TYPE_CHECKING:  # the command line imports this module; JAX only once verify runs
+    from oracle.engine.summary import Summary
+
+
+from refbp_tools.verify.table import HEADS, _families
 
 __all__ = ["markdown"]
-
-HEADS = {"loss": "C", "delta": "δ", "grad_W": "∂C/∂W", "grad_b": "∂C/∂b", "grad_X": "∂C/∂X"}
 
 
 def _fmt(x: float) -> str:
@@ -60,16 +61,16 @@ def markdown(summary: Summary, meta: dict[str, Any]) -> str:
         "(`oracle/engine/tolerance.py`).",
         "",
         "| activation | loss | dtype | networks | "
-        + " | ".join(HEADS[f] for f in FAMILIES)
+        + " | ".join(HEADS[f] for f in _families())
         + " | bound used |",
-        "|---|---|---|---:|" + "---:|" * len(FAMILIES) + "---:|",
+        "|---|---|---|---:|" + "---:|" * len(_families()) + "---:|",
     ]
     for key in s.cell_keys():
         c = s.cells.get(key)
         if c is None:
-            lines.append(f"| {' | '.join(key)} | **0** |" + " |" * (len(FAMILIES) + 1))
+            lines.append(f"| {' | '.join(key)} | **0** |" + " |" * (len(_families()) + 1))
             continue
-        figs = " | ".join("—" if f in s.not_returned else _fmt(c.worst[f]) for f in FAMILIES)
+        figs = " | ".join("—" if f in s.not_returned else _fmt(c.worst[f]) for f in _families())
         lines.append(f"| {' | '.join(key)} | {c.examples} | {figs} | {c.bound_used:.2f} |")
     if s.failures:
         lines += ["", "## Failures", ""]

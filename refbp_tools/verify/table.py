@@ -8,9 +8,17 @@ full precision stays in the Markdown and JSON reports.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from oracle.engine.summary import Cell, Summary
-from oracle.engine.tolerance import FAMILIES
+if TYPE_CHECKING:  # the command line imports this module; JAX only once verify runs
+    from oracle.engine.summary import Cell, Summary
+
+
+def _families() -> tuple[str, ...]:
+    from oracle.engine.tolerance import FAMILIES
+
+    return FAMILIES
+
 
 __all__ = ["render_table"]
 
@@ -29,7 +37,7 @@ def _rows(
         cell = summary.cells.get((act, loss, dt))
         lead = [act, loss, dt] if with_loss else [act, dt]
         if cell is None:
-            out.append([*lead, "0", *([""] * (len(FAMILIES) + 1))])
+            out.append([*lead, "0", *([""] * (len(_families()) + 1))])
             continue
         out.append([*lead, *_figures(cell, summary)])
     return out
@@ -37,7 +45,7 @@ def _rows(
 
 def _figures(cell: Cell, summary: Summary) -> list[str]:
     missing = set(summary.not_returned)
-    figs = ["—" if f in missing else fmt(cell.worst[f]) for f in FAMILIES]
+    figs = ["—" if f in missing else fmt(cell.worst[f]) for f in _families()]
     return [str(cell.examples), *figs, f"{cell.bound_used:.2f}"]
 
 
@@ -56,7 +64,7 @@ def _layout(head: list[str], rows: list[list[str]], left: int, sep: str = "  ") 
 def render_table(summary: Summary, width: int) -> str:
     """The table as text no wider than ``width`` columns (the narrow layout needs 75)."""
     keys = summary.cell_keys()
-    figures = ["networks", *(HEADS[f] for f in FAMILIES), "bound"]
+    figures = ["networks", *(HEADS[f] for f in _families()), "bound"]
     wide = _layout(["activation", "loss", "dtype", *figures], _rows(summary, True, keys), 3)
     title = "worst error relative to the quantity's scale, per activation × loss × dtype"
     if max(len(x) for x in wide) <= width:
