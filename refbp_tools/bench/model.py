@@ -2,7 +2,8 @@
 
 The benchmark modules in ``tests/bench`` describe each benchmark in its ``extra_info``:
 ``kind`` (step: the size ladder; ladder: the step ladder over activations and losses;
-activation or loss: a microbenchmark), ``impl`` (refbp, jax, torch, bound) and what was
+activation or loss: a microbenchmark; floor: np.exp and a copy of the microbenchmarks'
+array), ``impl`` (refbp, jax, torch, bound) and what was
 timed.  Rows gather the implementations of one thing so that ratios can be taken.
 """
 
@@ -108,6 +109,7 @@ class Results:
     ladder: list[LadderRow]
     ops: list[OpRow]
     raw: list[dict[str, Any]]
+    floor: dict[tuple[str, str], float] = field(default_factory=dict)  # (np.exp | copy, dtype)
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -171,6 +173,7 @@ def parse_results(data: dict[str, Any], path: Path | None = None) -> Results:
     steps: dict[Any, StepRow] = {}
     ladder: dict[Any, LadderRow] = {}
     ops: dict[tuple[str, str], OpRow] = {}
+    floor: dict[tuple[str, str], float] = {}
     for bench in data.get("benchmarks", []):
         info = bench.get("extra_info", {})
         kind, impl = info.get("kind"), info.get("impl", "refbp")
@@ -186,6 +189,8 @@ def parse_results(data: dict[str, Any], path: Path | None = None) -> Results:
         elif kind in ("activation", "loss"):
             op = ops.setdefault((kind, info["name"]), OpRow(kind=kind, name=info["name"]))
             op.cells.setdefault((info["phase"], info["dtype"]), Timings()).add(impl, bench)
+        elif kind == "floor":
+            floor[(info["name"], info["dtype"])] = float(bench["stats"]["median"])
     return Results(
         path=path,
         machine=data.get("machine_info", {}),
@@ -194,4 +199,5 @@ def parse_results(data: dict[str, Any], path: Path | None = None) -> Results:
         ladder=sorted(ladder.values(), key=lambda r: (r.gemm_flops, r.dtype)),
         ops=sorted(ops.values(), key=lambda r: (r.kind, r.name)),
         raw=list(data.get("benchmarks", [])),
+        floor=floor,
     )

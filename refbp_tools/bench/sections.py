@@ -212,6 +212,7 @@ def op_lines(res: Results) -> list[str]:
             ],
             "JAX",
         )
+    lines += _floor_lines(res)
     if lines:
         lines += [
             "",
@@ -221,6 +222,18 @@ def op_lines(res: Results) -> list[str]:
             f"the target of {TARGET_OPS:.0f}× (the aim is {AIM_OPS}×); †: contended.",
         ]
     return lines
+
+
+def _floor_lines(res: Results) -> list[str]:
+    """What NumPy itself takes on the same array: a transcendental pass and a copy."""
+    if not res.floor:
+        return []
+    dtypes = sorted({d for _, d in res.floor})
+    parts = [
+        f"{label} {', '.join(f'{fmt_time(res.floor.get((name, d)))} ({d})' for d in dtypes)}"
+        for name, label in (("exp", "`np.exp`"), ("copy", "one copy (`np.copyto`)"))
+    ]
+    return ["", f"The floor on the same array: {'; '.join(parts)}."]
 
 
 def spread_lines(res: Results, history: Sequence[Results]) -> list[str]:

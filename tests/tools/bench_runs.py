@@ -92,6 +92,15 @@ def _ops(dtype: str, scale: float) -> list[dict[str, Any]]:
     return out
 
 
+def _floor(dtype: str) -> list[dict[str, Any]]:
+    return [
+        bench_entry(f"test_floor[{name}-{dtype}]",
+                    {"kind": "floor", "impl": "numpy", "name": name, "dtype": dtype,
+                     "shape": [256, 1024]}, t)
+        for name, t in (("exp", 1e-4), ("copy", 3e-5))
+    ]  # fmt: skip
+
+
 def synthetic_run(
     scale: float = 1.0, when: str = "2026-01-01T00:00:00", quick: bool = False
 ) -> dict[str, Any]:
@@ -99,7 +108,7 @@ def synthetic_run(
     benchmarks = []
     for dtype, dscale in (("float32", 1.0), ("float64", 1.5)):
         benchmarks += _steps(dtype, dscale, scale) + _ladder(dtype, dscale, scale)
-        benchmarks += _ops(dtype, scale)
+        benchmarks += _ops(dtype, scale) + _floor(dtype)
     blas = [{"internal_api": "openblas", "version": "0.3", "num_threads": 1,
              "architecture": "Haswell"}]  # fmt: skip
     guard = {

@@ -92,7 +92,7 @@ def test_the_contention_section_says_what_was_done() -> None:
         "## Contention\n\nBLAS and peer threads pinned to 1 for the whole run "
         "(OMP_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1); no wait before the run (--wait-idle 0)."
     )
-    assert "First pass: 0 of 72 benchmarks contended.  No retry" in text
+    assert "First pass: 0 of 76 benchmarks contended.  No retry" in text
     assert "The bench ran for 612 s (wall clock)." in text
     assert text.endswith(
         "Rows measured under contention (†): size ladder 0 of 6; step ladder 0 of 12; "

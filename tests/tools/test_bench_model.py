@@ -37,6 +37,8 @@ def test_parse_groups_steps_ladder_and_ops() -> None:
     assert relu.cell("backward", "float64").ratio("jax") == pytest.approx(2.5)
     assert relu.cell("sideways", "float64").median == {}  # never measured: an empty cell
     assert (res.quick, res.op_shape, res.guard["threads"]) == (False, [256, 1024], 1)
+    assert res.floor == {(n, d): t for d in ("float32", "float64")
+                         for n, t in (("exp", 1e-4), ("copy", 3e-5))}  # fmt: skip
 
 
 def test_parse_tolerates_what_it_does_not_know() -> None:

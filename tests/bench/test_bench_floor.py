@@ -1,0 +1,33 @@
+"""The floor under the kernel microbenchmarks: one ``np.exp`` and one copy of the same
+(B, n) array, per dtype.  A kernel that needs k passes over memory cannot beat k copies, and
+one that needs a transcendental function cannot beat ``np.exp``: the report prints both
+beside the kernels so that a ratio to JAX can be read against what NumPy allows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.bench import cases
+
+pytestmark = pytest.mark.bench
+
+DTYPE_NAMES = tuple(np.dtype(dt).name for dt in cases.DTYPES)
+
+
+@pytest.mark.parametrize("dtype", DTYPE_NAMES)
+@pytest.mark.parametrize("name", ["exp", "copy"])
+def test_floor(benchmark: Any, name: str, dtype: str) -> None:
+    shape = cases.op_shape()
+    benchmark.group = f"floor {shape[0]}x{shape[1]} {dtype}"
+    benchmark.extra_info.update(kind="floor", impl="numpy", name=name, dtype=dtype,
+                                shape=list(shape))  # fmt: skip
+    z, _ = cases.op_inputs(dtype)
+    out = np.empty_like(z)
+    if name == "exp":
+        benchmark(np.exp, z, out=out)
+    else:
+        benchmark(np.copyto, out, z)
+    assert out.dtype == z.dtype
