@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from refbp_tools.bench.compare import COMPARE_STATS
+from refbp_tools.bench.contention import BUSY_LIMIT
 
 KNOWN_PEERS = ("jax", "torch")
 
@@ -41,7 +42,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="statistic --compare compares: min, the round least disturbed by the rest of the "
         "machine (the robust choice on a shared machine), or median (default: %(default)s)",
     )
-    p.add_argument("--out", type=Path, default=Path("reports"), help="where to write reports")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("reports"),
+        help="where to write the reports; the run's JSON goes to <out>/bench/ "
+        "(default: %(default)s)",
+    )
     p.add_argument("--no-plots", action="store_true", help="write the markdown and JSON only")
     _add_guard_arguments(p)
     p.add_argument(
@@ -84,7 +91,9 @@ def _add_guard_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=5.0,
         metavar="SECONDS",
-        help="before each retried benchmark, wait up to SECONDS for an idle machine "
+        help="before each retried benchmark, wait up to SECONDS for other processes to use "
+        f"under {BUSY_LIMIT * 100:.0f}%% of the CPUs; a benchmark still busy then keeps its "
+        "first attempt "
         "(default: %(default)s)",
     )
     p.add_argument(
