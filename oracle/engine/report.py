@@ -39,7 +39,8 @@ def reproduction(case: Case, target: str) -> str:
         "import numpy as np",
         "import oracle",
         *(
-            [f"from {module} import {attr.split('.')[0]}", f"make = {attr}"]
+            [f"from {module} import {attr.split('.')[0]}"]
+            + ([] if attr == "make" else [f"make = {attr}"])
             if importable
             else [f"make = ...  # the target under test ({target})"]
         ),
@@ -48,7 +49,7 @@ def reproduction(case: Case, target: str) -> str:
         f"X = {_literal(case.X)}",
         f"Y = {_literal(case.Y)}",
         f"print(oracle.check_case(make, weights=weights, biases=biases, "
-        f"activations={list(s.activations)!r}, loss={s.loss!r}, X=X, Y=Y))",
+        f"activations={list(s.activations)!r}, loss={s.loss!r}, X=X, Y=Y, name={target!r}))",
     ]
     return "\n".join(lines)
 
@@ -112,13 +113,9 @@ class Failure:
             f"{self.target} disagrees with the oracle: property {self.property!r}",
             f"  network: sizes {self.sizes}, activations {self.activations}, loss {self.loss!r}, "
             f"{self.dtype}, batch {self.batch}",
-            f"  {self.message}",
+            f"  {self.message}"
+            + (f" ({self.relative:.2e} of the quantity's scale)" if self.relative else ""),
         ]
-        if self.error is not None and self.allowed is not None:
-            s.append(
-                f"  measured error {self.error:.3e}, allowed {self.allowed:.3e}"
-                + (f" ({self.relative:.2e} of the quantity's scale)" if self.relative else "")
-            )
         s.append(f"  diagnosis: {self.diagnosis or 'none'} — {self.detail}")
         if self.scale is not None:
             s.append(f"  factor: {self.scale:.6g}")

@@ -118,6 +118,9 @@ def run(args: argparse.Namespace) -> int:
         from oracle.fast import enable_persistent_cache
     except ImportError as exc:
         return _usage(f"needs the verify extra ({exc}): pip install 'refbp[verify]'")
+    # Hypothesis keeps a working directory of its own (.hypothesis/ in the current
+    # directory by default): put it with the engine's cache, so a run leaves no trace here.
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(cache_dir() / "hypothesis-home"))
     from refbp_tools.verify.markdown import markdown
     from refbp_tools.verify.table import render_table
 

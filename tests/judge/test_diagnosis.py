@@ -104,3 +104,18 @@ def test_bug_models_without_a_bug_are_the_oracle(acts: tuple[str, str]) -> None:
         (model.grad_input, ref.grad_input),
     ]:
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
+def test_the_reproduction_snippet_replays_the_failure(tmp_path: object) -> None:
+    import contextlib
+    import io
+
+    make = importlib.import_module("examples.buggy.sign_flipped").make
+    target = Target.of(make, "examples.buggy.sign_flipped:make", QUICK)
+    summary = verify(target, profile_name="ci", max_examples=5, only=["agreement"], exact=False)
+    failure = summary.failures[0]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(failure.reproduce, {})
+    assert printed.getvalue().startswith(f"{failure.target} disagrees with the oracle")
+    assert f"diagnosis: {failure.diagnosis}" in printed.getvalue()
