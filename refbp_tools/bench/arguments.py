@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from refbp_tools.bench.compare import COMPARE_STATS
-from refbp_tools.bench.contention import BUSY_LIMIT
+from refbp_tools.bench.contention import BUSY_LIMIT, IDLE_LIMIT
 
 KNOWN_PEERS = ("jax", "torch")
 
@@ -74,9 +74,16 @@ def _add_guard_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=0.0,
         metavar="SECONDS",
-        help="wait up to SECONDS for other processes to leave the CPUs idle, before the run and "
-        "again before each benchmark (Linux; the wait is recorded in the JSON) "
-        "(default: %(default)s)",
+        help="before the run, wait up to SECONDS for other processes to leave the CPUs idle "
+        f"(under {IDLE_LIMIT * 100:.0f}%%), then run anyway (Linux; the wait is recorded in the "
+        "JSON) (default: %(default)s)",
+    )
+    p.add_argument(
+        "--wait-each",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each benchmark, wait up to SECONDS for an idle machine (default: %(default)s)",
     )
     p.add_argument(
         "--retries",
@@ -115,7 +122,7 @@ def refusal(args: argparse.Namespace) -> str | None:
         return f"--threshold must be in (0, 10), got {args.threshold}"
     if args.threads < 0:
         return f"--threads must be 0 (leave as is) or a positive count, got {args.threads}"
-    for flag in ("wait_idle", "retry_wait", "retry_budget"):
+    for flag in ("wait_idle", "wait_each", "retry_wait", "retry_budget"):
         if getattr(args, flag) < 0:
             return f"--{flag.replace('_', '-')} must be ≥ 0 seconds, got {getattr(args, flag)}"
     return None

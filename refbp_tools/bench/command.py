@@ -71,7 +71,11 @@ def _benchmark(args: argparse.Namespace, bench_dir: Path) -> tuple[Path | None, 
     if args.wait_idle > 0:
         start = time.monotonic()
         idle = contention.wait_idle(args.wait_idle)
-        note = {"waited_before": round(time.monotonic() - start, 1), "stayed_busy": not idle}
+        note = {
+            "wait_idle": args.wait_idle,
+            "waited_before": round(time.monotonic() - start, 1),
+            "stayed_busy": not idle,
+        }
         if not idle:
             print(
                 f"refbp bench: the machine stayed busy for {args.wait_idle:.0f} s; running anyway"
@@ -79,7 +83,7 @@ def _benchmark(args: argparse.Namespace, bench_dir: Path) -> tuple[Path | None, 
     bench_dir.mkdir(parents=True, exist_ok=True)
     json_file = driver.json_path(bench_dir, args.quick).resolve()
     settings = driver.Settings(
-        quick=args.quick, peers=parse_peers(str(args.peers)), wait_idle=args.wait_idle,
+        quick=args.quick, peers=parse_peers(str(args.peers)), wait_each=args.wait_each,
         threads=args.threads, retries=args.retries, retry_wait=args.retry_wait,
         retry_budget=args.retry_budget, note=note,
     )  # fmt: skip

@@ -37,7 +37,7 @@ class Settings:
 
     quick: bool = False
     peers: Sequence[str] = ()
-    wait_idle: float = 0.0  # seconds to wait for an idle machine before each benchmark
+    wait_each: float = 0.0  # seconds to wait for an idle machine before each benchmark
     threads: int = 1  # BLAS / OpenMP / XLA threads; 0 leaves them as the libraries choose
     retries: int = 1  # passes over the benchmarks timed under contention
     retry_wait: float = 5.0  # seconds to wait for an idle machine before each retry
@@ -208,7 +208,7 @@ def run_benchmarks(root: Path, json_out: Path, settings: Settings, log_path: Pat
     """Run tests/bench in a fresh interpreter, then (``settings.retries``) the contended
     benchmarks again; leave the JSON with its guard record; return pytest's exit code."""
     start = time.perf_counter()
-    env = bench_env(settings, settings.wait_idle)
+    env = bench_env(settings, settings.wait_each)
     cmd = pytest_command(json_out, settings.quick)
     command = pasteable(cmd, env, root)
     print(f"refbp bench: running (log: {log_path}):\n  {command}", flush=True)
@@ -221,7 +221,7 @@ def run_benchmarks(root: Path, json_out: Path, settings: Settings, log_path: Pat
     guard: dict[str, Any] = {
         "threads": settings.threads,
         "env": thread_env(settings.threads, dict(os.environ)),
-        "wait_idle": settings.wait_idle,
+        "wait_each": settings.wait_each,
         "busy_limit": BUSY_LIMIT,
         "first_pass": {"benchmarks": len(data.get("benchmarks", [])), "contended": len(ids)},
         "retry": None,

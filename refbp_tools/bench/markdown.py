@@ -80,6 +80,20 @@ def _retry_sentence(retry: dict[str, Any] | None, first: dict[str, Any]) -> str:
     )
 
 
+def _wait_sentence(guard: dict[str, Any]) -> str:
+    waited = guard.get("waited_before")
+    text = (
+        f"waited {waited:.0f} s for an idle machine before the run (others under "
+        f"{IDLE_LIMIT:.0%}; limit {guard.get('wait_idle', 0):g} s"
+        + (", reached: ran anyway)" if guard.get("stayed_busy") else ")")
+        if guard.get("wait_idle")
+        else "no wait before the run (--wait-idle 0)"
+    )
+    if guard.get("wait_each"):
+        text += f"; each benchmark waited up to {guard['wait_each']:g} s for an idle machine"
+    return text
+
+
 def guard_lines(res: Results) -> list[str]:
     """How the run was kept honest: threads, waiting, retries; which rows stayed contended."""
     guard = res.guard
@@ -94,14 +108,7 @@ def guard_lines(res: Results) -> list[str]:
             if threads
             else "threads left as the libraries choose (--threads 0)"
         )
-        waited = guard.get("waited_before")
-        wait = (
-            f"waited {waited:.0f} s for an idle machine before the run (others under "
-            f"{IDLE_LIMIT:.0%}; limit {guard.get('wait_idle', 0):g} s"
-            + (", reached: ran anyway)" if guard.get("stayed_busy") else ")")
-            if guard.get("wait_idle")
-            else "no wait before the run (--wait-idle 0)"
-        )
+        wait = _wait_sentence(guard)
         lines.append(
             f"{pinned}; {wait}.  Each benchmark records the share of all CPUs that other "
             "processes kept busy while it ran (/proc/stat around it); over "

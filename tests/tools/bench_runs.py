@@ -114,7 +114,7 @@ def synthetic_run(
     guard = {
         "threads": 1,
         "env": {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
-        "wait_idle": 0.0,
+        "wait_each": 0.0,
         "busy_limit": 0.1,
         "first_pass": {"benchmarks": len(benchmarks), "contended": 0},
         "retry": None,
@@ -145,7 +145,7 @@ def bench_args(**kw: Any) -> argparse.Namespace:
     """``refbp bench``'s parsed arguments with its defaults, plots off unless asked."""
     base: dict[str, Any] = dict(
         quick=False, peers="jax,torch", compare=False, threshold=0.10, out=Path("reports"),
-        from_json=None, no_plots=True, wait_idle=0.0, compare_stat="median", threads=1,
+        from_json=None, no_plots=True, wait_idle=0.0, wait_each=0.0, compare_stat="median", threads=1,
         retries=1, retry_wait=5.0, retry_budget=300.0,
     )  # fmt: skip
     base.update(kw)

@@ -26,6 +26,7 @@ def test_bad_arguments_are_refused_before_anything_runs(
         "refbp bench: --threads must be 0 (leave as is) or a positive count, got -1":
             dict(threads=-1),
         "refbp bench: --wait-idle must be ≥ 0 seconds, got -1.0": dict(wait_idle=-1.0),
+        "refbp bench: --wait-each must be ≥ 0 seconds, got -4.0": dict(wait_each=-4.0),
         "refbp bench: --retry-wait must be ≥ 0 seconds, got -2.0": dict(retry_wait=-2.0),
         "refbp bench: --retry-budget must be ≥ 0 seconds, got -3.0": dict(retry_budget=-3.0),
         f"refbp bench: no such file {tmp_path / 'missing.json'}":
@@ -143,7 +144,7 @@ def test_bench_command_runs_the_checkout_and_reports(
     monkeypatch.setattr(command.contention, "wait_idle", busy)
     out = tmp_path / "out"
     argv = ["bench", "--quick", "--out", str(out), "--no-plots", "--peers", "torch, jax,",
-            "--wait-idle", "7", "--threads", "2", "--retries", "0", "--retry-wait", "1",
+            "--wait-idle", "7", "--wait-each", "0.5", "--threads", "2", "--retries", "0", "--retry-wait", "1",
             "--retry-budget", "9"]  # fmt: skip
     assert cli.main(argv) == 3  # pytest's status when no regression check asks otherwise
     json_file = (out / "bench" / f"{datetime.now():%Y-%m-%d}-box-quick.json").resolve()
@@ -151,8 +152,8 @@ def test_bench_command_runs_the_checkout_and_reports(
     assert (got_root, got_json, log) == (root, json_file, json_file.with_suffix(".log"))
     assert settings.note.pop("waited_before") >= 0
     assert settings == driver.Settings(
-        quick=True, peers=["torch", "jax"], wait_idle=7.0, threads=2, retries=0,
-        retry_wait=1.0, retry_budget=9.0, note={"stayed_busy": True},
+        quick=True, peers=["torch", "jax"], wait_each=0.5, threads=2, retries=0,
+        retry_wait=1.0, retry_budget=9.0, note={"wait_idle": 7.0, "stayed_busy": True},
     )  # fmt: skip
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == "refbp bench: the machine stayed busy for 7 s; running anyway"

@@ -103,7 +103,7 @@ def test_run_benchmarks_end_to_end(
 ) -> None:
     monkeypatch.delenv("XLA_FLAGS", raising=False)
     out, log = tmp_path / "run.json", tmp_path / "run.log"
-    s = Settings(quick=True, peers=("jax", "torch"), wait_idle=2.5, retry_wait=0.5)
+    s = Settings(quick=True, peers=("jax", "torch"), wait_each=2.5, retry_wait=0.5)
     assert driver.run_benchmarks(fake_bench_root, out, s, log) == 1  # one benchmark failed
     printed = capsys.readouterr().out.splitlines()
     args = ["tests/bench", *_quick_tail(out)]
@@ -143,7 +143,7 @@ def test_run_benchmarks_end_to_end(
     assert guard.pop("seconds") > 0 and guard["retry"].pop("seconds") >= 0
     assert guard == {
         "threads": 1, "env": {k: v for k, v in env.items() if not k.startswith("REFBP")},
-        "wait_idle": 2.5, "busy_limit": 0.1, "first_pass": {"benchmarks": 2, "contended": 1},
+        "wait_each": 2.5, "busy_limit": 0.1, "first_pass": {"benchmarks": 2, "contended": 1},
         "retry": {"wait_idle": 0.5, "budget": 300.0, "asked": 1, "retried": 1, "improved": 1,
                   "still_contended": 0},
     }  # fmt: skip

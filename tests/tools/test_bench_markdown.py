@@ -98,12 +98,15 @@ def test_the_contention_section_says_what_was_done() -> None:
         "Rows measured under contention (†): size ladder 0 of 6; step ladder 0 of 12; "
         "kernels 0 of 12."
     )
-    guard.update(threads=0, wait_idle=30.0, waited_before=30.2, stayed_busy=True)
+    guard.update(threads=0, wait_idle=30.0, waited_before=30.2, stayed_busy=True, wait_each=2.0)
     guard["retry"] = {"wait_idle": 5.0, "budget": 300.0, "seconds": 41.0, "asked": 9,
                       "retried": 7, "improved": 5, "still_contended": 2}  # fmt: skip
     text = "\n".join(guard_lines(parse_results(run)))
     assert "threads left as the libraries choose (--threads 0); waited 30 s for an idle " in text
-    assert "(others under 5%; limit 30 s, reached: ran anyway)." in text
+    assert (
+        "(others under 5%; limit 30 s, reached: ran anyway); each benchmark waited up to 2 s "
+        in text
+    )
     assert (
         "Retry pass over them (41 s of a 300 s budget): each waited up to 5 s for others to use "
         "under 10% and was skipped if they did not; 7 of 9 re-timed, 5 retries kept (less "
