@@ -127,6 +127,24 @@ def guard_lines(res: Results) -> list[str]:
     return lines
 
 
+def busy_banner(res: Results) -> list[str]:
+    """A warning under the title when most rows were timed under contention: their ratios
+    then describe the neighbours as much as the code."""
+    rows = [*res.steps, *res.ladder, *(c for op in res.ops for c in op.cells.values())]
+    busy = [r for r in rows if r.contended()]
+    if not rows or len(busy) * 2 <= len(rows):
+        return []
+    shares = sorted(s for r in rows if (s := r.busiest()) is not None)
+    return [
+        f"**Measured on a busy machine: {len(busy)} of {len(rows)} rows were timed while other "
+        f"processes kept more than {BUSY_LIMIT:.0%} of the CPUs busy (their share: median "
+        f"{shares[len(shares) // 2]:.0%}, highest {shares[-1]:.0%}).  Every figure below is "
+        "marked † where that happened; read them as an upper bound on refbp's times and ratios "
+        "on this machine, not as the code's speed, and rerun on an idle machine.**",
+        "",
+    ]
+
+
 def _target_lines(res: Results) -> list[str]:
     checks = check_targets(res)
     return [
@@ -185,7 +203,7 @@ def render_markdown(
     """The markdown report of ``res``; ``changes`` from ``compare_runs``; ``history``: the
     saved runs of the same kind (``res`` among them) for the run-to-run spread."""
     title = "refbp benchmark" + (" (quick smoke run)" if res.quick else "")
-    lines = [f"# {title}", "", *machine_lines(res)]
+    lines = [f"# {title}", "", *busy_banner(res), *machine_lines(res)]
     command = res.meta.get("command")
     if command:
         lines += ["", f"Command: `{command}`"]

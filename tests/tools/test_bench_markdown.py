@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from refbp_tools.bench.compare import compare_runs
-from refbp_tools.bench.markdown import describe_pool, guard_lines, machine_lines, render_markdown
+from refbp_tools.bench.markdown import (
+    busy_banner,
+    describe_pool,
+    guard_lines,
+    machine_lines,
+    render_markdown,
+)
 from refbp_tools.bench.model import StepRow, parse_results
 from tests.tools.bench_runs import synthetic_run
 
@@ -156,6 +162,24 @@ def _disturbed(new: dict[str, Any]) -> dict[str, Any]:
                  and b["extra_info"]["phase"] == "grad")  # a kernel without its JAX peer
     ]  # fmt: skip
     return new
+
+
+def test_a_mostly_contended_run_says_so_under_its_title() -> None:
+    run = synthetic_run()
+    res = parse_results(run)
+    assert busy_banner(res) == [] and "busy machine" not in render_markdown(res)
+    for b in run["benchmarks"][: len(run["benchmarks"]) // 2]:
+        b["extra_info"]["others_cpu"] = 0.6
+    assert busy_banner(parse_results(run)) == []  # half is not most
+    for b in run["benchmarks"]:
+        b["extra_info"]["others_cpu"] = 0.6 if b["extra_info"]["kind"] != "floor" else 0.0
+    run["benchmarks"][0]["extra_info"]["others_cpu"] = 0.9
+    md = render_markdown(parse_results(run))
+    assert md.startswith(
+        "# refbp benchmark\n\n**Measured on a busy machine: 30 of 30 rows were timed while "
+        "other processes kept more than 10% of the CPUs busy (their share: median 60%, highest "
+        "90%)."
+    )
 
 
 def golden_reports() -> str:
