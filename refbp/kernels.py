@@ -2,14 +2,18 @@
 
 Each kernel computes what its reference form computes, with the same stable formula, but
 arranged for NumPy's cost model, where an elementwise pass over a large array costs more
-than the arithmetic in it (on 256 × 1024 float32, ``np.where(m, z, z)`` costs three times
-``np.exp(z)``):
+than the arithmetic in it, and ``np.where`` over two computed arrays more than ``np.exp``:
 
 * arrays a kernel has just created are updated in place (``out=``, ``*=``);
 * a case split is a boolean mask used as a number (``np.maximum(e, z >= 0)`` is 1 where
   z ≥ 0 and e elsewhere, because 0 < e ≤ 1) instead of ``np.where`` over two computed arrays;
-* log1p(x) is log(1 + x) corrected by the rounding error of 1 + x, which is exact to
-  compute: NumPy's log is vectorised, its log1p is not.
+* a formula of several passes runs on cache-sized blocks of a large array (``blockwise``):
+  its temporaries stay in cache and are recycled by the allocator, instead of each pass
+  streaming a fresh array of the full size through memory.  Each element goes through the
+  same operations either way, so blocking never changes a bit.
+
+Where the only fast route would lose accuracy, the kernel keeps the accurate one: elu keeps
+expm1 and softplus keeps log1p, which NumPy does not vectorise.
 
 A kernel never writes to its arguments.  tests/bench/test_fast_paths.py holds each one to
 its reference form: bit for bit where the operations are the same ones, within a stated
@@ -18,6 +22,8 @@ return dC/dz = g ⊙ σ'(z).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -45,6 +51,47 @@ __all__ = [
 ]
 
 
+BLOCK = 1 << 15
+"""Elements per block in ``blockwise``: a few block-sized temporaries fit in L2."""
+
+Kernel = Callable[..., FloatArray]
+
+
+def blockwise(kernel: Kernel, *arrays: FloatArray) -> FloatArray:
+    """``kernel(*arrays)`` for same-shaped elementwise arguments, computed on flat blocks of
+    ``BLOCK`` elements and written into one fresh array (small or non-contiguous arguments
+    go to ``kernel`` whole)."""
+    first = arrays[0]
+    n = first.size
+    whole = n < 2 * BLOCK or not all(
+        a.shape == first.shape and a.flags.c_contiguous for a in arrays
+    )
+    if whole:
+        return kernel(*arrays)
+    flats = [a.reshape(-1) for a in arrays]
+    head = kernel(*(f[:BLOCK] for f in flats))
+    out = np.empty(first.shape, dtype=head.dtype)
+    flat_out = out.reshape(-1)
+    flat_out[:BLOCK] = head
+    for start in range(BLOCK, n, BLOCK):
+        flat_out[start : start + BLOCK] = kernel(*(f[start : start + BLOCK] for f in flats))
+    return out
+
+
+def blockwise_sum(kernel: Kernel, *arrays: FloatArray) -> FloatArray:
+    """Σ kernel(*arrays) as a 0-d array, the kernel run block by block as in ``blockwise``
+    (each block summed pairwise, the block sums added in order)."""
+    first = arrays[0]
+    n = first.size
+    if n < 2 * BLOCK or not all(a.shape == first.shape and a.flags.c_contiguous for a in arrays):
+        return np.asarray(np.add.reduce(kernel(*arrays), axis=None))
+    flats = [a.reshape(-1) for a in arrays]
+    total = np.add.reduce(kernel(*(f[:BLOCK] for f in flats)))
+    for start in range(BLOCK, n, BLOCK):
+        total += np.add.reduce(kernel(*(f[start : start + BLOCK] for f in flats)))
+    return np.asarray(total)
+
+
 def _exp_neg_abs(z: FloatArray) -> FloatArray:
     """A fresh e = exp(−|z|), in (0, 1]: never overflows."""
     e = np.abs(z)
@@ -62,11 +109,14 @@ def _sigmoid_from(z: FloatArray, e: FloatArray, d: FloatArray) -> FloatArray:
 
 
 def log1p(x: FloatArray) -> FloatArray:
-    """log(1 + x) for x (any shape) in [−1/2, 1], into a fresh array.
+    """log(1 + x) for x (any shape) in [−1, 1], into a fresh array, with NumPy's vectorised
+    log: within a few ulps (NumPy's log is not correctly rounded), for loss values, where
+    the sum dilutes them; the activations keep np.log1p.
 
     u = 1 + x rounds; its rounding error c = x − (u − 1) is exact (u − 1 is exact by
-    Sterbenz), and log(1 + x) = log(u + c) = log u + c/u up to a term below (c/u)²/2, under
-    an ulp.  Where 1 + x rounds to 1, log u = 0 and the result is x, as it should be.
+    Sterbenz for x ≥ −1/2, and 1 + x itself is exact below), and log(1 + x) = log(u + c)
+    = log u + c/u up to a term below (c/u)²/2, under an ulp.  Where 1 + x rounds to 1,
+    log u = 0 and the result is x, as it should be.
     """
     u = x + 1.0
     c = u - 1.0
@@ -84,12 +134,20 @@ def identity_backward(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray
 
 def sigmoid(z: FloatArray) -> FloatArray:
     """σ(z); the same operations as ``sigmoid_forward``, so the same bits."""
+    return blockwise(_sigmoid, z)
+
+
+def _sigmoid(z: FloatArray) -> FloatArray:
     e = _exp_neg_abs(z)
     return _sigmoid_from(z, e, e + 1.0)
 
 
 def sigmoid_backward(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
     """g ⊙ e/(1 + e)², e = exp(−|z|), in the fresh e; the same bits as the reference."""
+    return blockwise(_sigmoid_backward, z, g)
+
+
+def _sigmoid_backward(z: FloatArray, g: FloatArray) -> FloatArray:
     e = _exp_neg_abs(z)
     d = e + 1.0
     d *= d
@@ -101,6 +159,10 @@ def sigmoid_backward(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
 def tanh_backward(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
     """g ⊙ 4e/(1 + e)², e = exp(−2|z|), as e / ((1 + e)/2)²: halving is exact, so these are
     the reference's bits, one pass fewer."""
+    return blockwise(_tanh_backward, z, g)
+
+
+def _tanh_backward(z: FloatArray, g: FloatArray) -> FloatArray:
     e = np.abs(z)
     e *= -2.0
     np.exp(e, out=e)
@@ -127,6 +189,10 @@ def leaky_relu(z: FloatArray) -> FloatArray:
 def leaky_relu_backward(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
     """g ⊙ (0.01 + 0.99 [z ≥ 0]): 0.99 + 0.01 rounds to exactly 1 in float32 and float64
     (checked by the tests), so the slope is 1 or 0.01 exactly; leaky_relu'(0) = 1."""
+    return blockwise(_leaky_relu_backward, z, g)
+
+
+def _leaky_relu_backward(z: FloatArray, g: FloatArray) -> FloatArray:
     s = np.multiply(z >= 0, 1.0 - LEAKY_SLOPE, dtype=g.dtype)
     s += LEAKY_SLOPE
     s *= g
@@ -135,6 +201,10 @@ def leaky_relu_backward(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArr
 
 def elu(z: FloatArray) -> FloatArray:
     """max(z, 0) + expm1(min(z, 0)): z for z > 0 (expm1(0) = 0), expm1(z) for z ≤ 0."""
+    return blockwise(_elu, z)
+
+
+def _elu(z: FloatArray) -> FloatArray:
     t = np.minimum(z, 0.0)
     np.expm1(t, out=t)
     t += np.maximum(z, 0.0)
@@ -143,6 +213,10 @@ def elu(z: FloatArray) -> FloatArray:
 
 def elu_backward(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
     """g ⊙ exp(min(z, 0)): the reference's elu', in one fresh array."""
+    return blockwise(_elu_backward, z, g)
+
+
+def _elu_backward(z: FloatArray, g: FloatArray) -> FloatArray:
     t = np.minimum(z, 0.0)
     np.exp(t, out=t)
     t *= g
@@ -150,15 +224,24 @@ def elu_backward(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
 
 
 def softplus(z: FloatArray) -> FloatArray:
-    """max(z, 0) + log1p(exp(−|z|)), with the vectorised ``log1p`` above."""
-    t = log1p(_exp_neg_abs(z))
+    """max(z, 0) + log1p(exp(−|z|)), the terms of the reference's logaddexp(0, z)."""
+    return blockwise(_softplus, z)
+
+
+def _softplus(z: FloatArray) -> FloatArray:
+    t = _exp_neg_abs(z)
+    np.log1p(t, out=t)
     t += np.maximum(z, 0.0)
     return t
 
 
 def softplus_backward(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
     """g ⊙ σ(z)."""
-    s = sigmoid(z)
+    return blockwise(_softplus_backward, z, g)
+
+
+def _softplus_backward(z: FloatArray, g: FloatArray) -> FloatArray:
+    s = _sigmoid(z)
     s *= g
     return s
 
@@ -176,6 +259,10 @@ def _gelu_argument(z: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
 def gelu(z: FloatArray) -> FloatArray:
     """z σ(2u), 2u = 2c (z + k z³) written zc (2c + 2ck zc²): reordered, within a few ulps of
     the reference."""
+    return blockwise(_gelu, z)
+
+
+def _gelu(z: FloatArray) -> FloatArray:
     _, _, two_u = _gelu_argument(z)
     e = _exp_neg_abs(two_u)
     s = _sigmoid_from(two_u, e, e + 1.0)
@@ -185,6 +272,10 @@ def gelu(z: FloatArray) -> FloatArray:
 
 def gelu_backward(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
     """g ⊙ (σ(2u) + zc σ'(2u) (2c + 6ck zc²)), σ'(2u) = e/(1 + e)²."""
+    return blockwise(_gelu_backward, z, g)
+
+
+def _gelu_backward(z: FloatArray, g: FloatArray) -> FloatArray:
     zc, sq, two_u = _gelu_argument(z)
     e = _exp_neg_abs(two_u)
     d = e + 1.0
@@ -202,13 +293,21 @@ def gelu_backward(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
 
 def silu(z: FloatArray) -> FloatArray:
     """z σ(z): the reference's bits."""
-    s = sigmoid(z)
+    return blockwise(_silu, z)
+
+
+def _silu(z: FloatArray) -> FloatArray:
+    s = _sigmoid(z)
     s *= z
     return s
 
 
 def silu_backward(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
     """g ⊙ (σ(z) + z e/(1 + e)²): the reference's operations, so its bits."""
+    return blockwise(_silu_backward, z, g)
+
+
+def _silu_backward(z: FloatArray, g: FloatArray) -> FloatArray:
     e = _exp_neg_abs(z)
     d = e + 1.0
     s = _sigmoid_from(z, e, d)

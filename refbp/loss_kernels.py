@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from refbp._types import FloatArray
-from refbp.kernels import log1p
+from refbp.kernels import blockwise, blockwise_sum, log1p
 
 __all__ = [
     "binary_cross_entropy_grad",
@@ -57,15 +57,19 @@ def l1_grad(a: FloatArray, y: FloatArray) -> FloatArray:
 
 def huber_value(a: FloatArray, y: FloatArray) -> FloatArray:
     """Σ huber(a − y) / BO with huber(d) = ½ m² + (|d| − m), m = min(|d|, 1): ½d² for
-    |d| ≤ 1 and |d| − ½ beyond, without a case split."""
+    |d| ≤ 1 and |d| − ½ beyond, without a case split, block by block."""
+    return blockwise_sum(_huber_terms, a, y) / a.size
+
+
+def _huber_terms(a: FloatArray, y: FloatArray) -> FloatArray:
     d = a - y
     np.abs(d, out=d)
-    m = np.minimum(d, 1.0)
+    m = np.clip(d, 0.0, 1.0)  # d ≥ 0: min(d, 1)
     d -= m
     m *= m
     m *= 0.5
     m += d
-    return _total(m) / a.size
+    return m
 
 
 def huber_grad(a: FloatArray, y: FloatArray) -> FloatArray:
@@ -110,7 +114,11 @@ def softmax_cross_entropy_grad(a: FloatArray, y: FloatArray) -> FloatArray:
 
 def sigmoid_cross_entropy_value(a: FloatArray, y: FloatArray) -> FloatArray:
     """(1/B) Σ [max(a, 0) − y a + log1p(e^{−|a|})], per entry (the first two terms cancel
-    exactly where they should: y = 1, a ≫ 0), with the vectorised log1p."""
+    exactly where they should: y = 1, a ≫ 0), with the vectorised log1p, block by block."""
+    return blockwise_sum(_sigmoid_cross_entropy_terms, a, y) / len(a)
+
+
+def _sigmoid_cross_entropy_terms(a: FloatArray, y: FloatArray) -> FloatArray:
     e = np.abs(a)
     np.negative(e, out=e)
     np.exp(e, out=e)
@@ -118,11 +126,16 @@ def sigmoid_cross_entropy_value(a: FloatArray, y: FloatArray) -> FloatArray:
     t += np.maximum(a, 0.0)
     np.multiply(y, a, out=e)
     t -= e
-    return _total(t) / len(a)
+    return t
 
 
 def sigmoid_cross_entropy_grad(a: FloatArray, y: FloatArray) -> FloatArray:
     """((1 − y) σ(a) − y σ(−a)) / B, σ(±a) = max(e, [±a ≥ 0]) / (1 + e), e = exp(−|a|)."""
+    batch = len(a)
+    return blockwise(lambda ab, yb: _sigmoid_cross_entropy_grad(ab, yb, batch), a, y)
+
+
+def _sigmoid_cross_entropy_grad(a: FloatArray, y: FloatArray, batch: int) -> FloatArray:
     e = np.abs(a)
     np.negative(e, out=e)
     np.exp(e, out=e)
@@ -135,18 +148,22 @@ def sigmoid_cross_entropy_grad(a: FloatArray, y: FloatArray) -> FloatArray:
     g = 1.0 - y
     g *= s
     g -= e
-    g /= len(a)
+    g /= batch
     return g
 
 
 def binary_cross_entropy_value(a: FloatArray, y: FloatArray) -> FloatArray:
-    """−(1/B) Σ [y log a + (1 − y) log1p(−a)], with the vectorised log1p."""
+    """−(1/B) Σ [y log a + (1 − y) log1p(−a)], with the vectorised log1p, block by block."""
+    return -blockwise_sum(_binary_cross_entropy_terms, a, y) / len(a)
+
+
+def _binary_cross_entropy_terms(a: FloatArray, y: FloatArray) -> FloatArray:
     t = log1p(-a)
     t *= 1.0 - y
     la = np.log(a)
     la *= y
     t += la
-    return -_total(t) / len(a)
+    return t
 
 
 def binary_cross_entropy_grad(a: FloatArray, y: FloatArray) -> FloatArray:

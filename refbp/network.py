@@ -256,7 +256,6 @@ class MLP:
 
     # --- forward and backward -----------------------------------------------------------
 
-    @np.errstate(all="ignore")
     def _forward_pass(self, x: FloatArray) -> Forward:
         """zˡ = aˡ⁻¹ Wˡ + bˡ and aˡ = σˡ(zˡ) for every layer, from a⁰ = x (B, n_in)."""
         zs: list[FloatArray] = []
@@ -269,6 +268,7 @@ class MLP:
             acts.append(a)
         return Forward(zs, acts)
 
+    @np.errstate(all="ignore")
     def forward(self, X: FloatArray) -> Forward:
         """Every layer's z and a for X (B, n_in): what the backward pass reuses."""
         x = self._inputs(X, "MLP.forward")
@@ -281,6 +281,7 @@ class MLP:
             self._diagnose_parameters(where)
             raise not_finite_error(where, "the output")
 
+    @np.errstate(all="ignore")
     def predict(self, X: FloatArray) -> FloatArray:
         """The output activations aᴸ (B, n_out) for X (B, n_in)."""
         x = self._inputs(X, "MLP.predict")
@@ -297,7 +298,6 @@ class MLP:
                 f"{self._dtype}; train on logits with 'sigmoid_cross_entropy' instead"
             )
 
-    @np.errstate(all="ignore")
     def _loss_of(self, fw: Forward, y: FloatArray, where: str) -> float:
         """C for the forward pass ``fw`` against y: from zᴸ where the pair has an output form
         (finite wherever the exact loss is), else from aᴸ."""
@@ -310,6 +310,7 @@ class MLP:
         self._refuse_saturated(out, where)
         return float(self._loss_value(out, y))
 
+    @np.errstate(all="ignore")
     def evaluate(self, X: FloatArray, Y: FloatArray) -> float:
         """The loss C of the network on X (B, n_in) against Y (B, n_out)."""
         where = "MLP.evaluate"

@@ -83,6 +83,41 @@ def test_activation_kernels_match_the_reference_forms(name: str, dtype: type[np.
     _assert_kernel_matches(got_dz, want_dz, ulps, dz_scale)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kernels_on_arrays_of_several_blocks(dtype: type[np.floating]) -> None:
+    """(300, 301): more than two blocks of refbp.kernels.BLOCK elements and not a multiple
+    of it.  Blocking changes no bit: the kernels give the reference's bits (or stay within
+    their bound) on the large array exactly as on a small one."""
+    from refbp.kernels import BLOCK
+
+    rng = np.random.default_rng(3)
+    z = (rng.normal(0.0, 3.0, size=(300, 301))).astype(dtype)
+    assert z.size > 2 * BLOCK and z.size % BLOCK
+    g = rng.normal(size=z.shape).astype(dtype)
+    for name, act in refbp.ACTIVATIONS.items():
+        if not act.elementwise:
+            continue
+        forward, backward = act.functions
+        a = act.forward(z)
+        ulps = REORDERED_ULPS.get(name, 0.0)
+        scale = np.abs(z.astype(np.float64)) * 4  # |z σ'| ≤ 4|z| for every entry here
+        _assert_kernel_matches(forward(z), a, ulps, scale)
+        _assert_kernel_matches(backward(z, a, g), act.backward(z, a, g), ulps, scale)
+    for name, loss in refbp.LOSSES.items():
+        a, y = (z, rng.uniform(size=z.shape).astype(dtype))
+        if loss.output_activations is not None:
+            a = refbp.ACTIVATIONS["sigmoid"].forward(np.clip(z, -15, 15))
+        if loss.targets == "probability_rows":
+            y = (y / y.sum(axis=1, keepdims=True)).astype(dtype)
+        value, grad = loss.functions
+        eps = float(np.finfo(dtype).eps)
+        want = float(loss.value(a, y))
+        terms = float(np.mean(np.abs(a.astype(np.float64)) + np.abs(y) + 1.0))
+        assert abs(float(value(a, y)) - want) <= LOSS_ULPS * eps * (abs(want) + terms), name
+        scale = (np.abs(a.astype(np.float64)) + np.abs(y) + 1.0) / len(a)
+        _assert_kernel_matches(grad(a, y), loss.grad(a, y), LOSS_ULPS, scale)
+
+
 def test_a_kernel_that_differs_from_its_reference_fails_the_check() -> None:
     """The comparison above can fail: a kernel off by one ulp somewhere is caught."""
     want = refbp.ACTIVATIONS["sigmoid"].forward(_z(np.float32))
