@@ -45,9 +45,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out",
         type=Path,
-        default=Path("reports"),
-        help="where to write the reports; the run's JSON goes to <out>/bench/ "
-        "(default: %(default)s)",
+        default=Path(".refbp"),
+        help="where to write the reports; the run's JSON goes to <out>/bench/ (default: "
+        "%(default)s, which git ignores, so a run leaves the checkout clean; the project's "
+        "reference reports: --out reports)",
     )
     p.add_argument("--no-plots", action="store_true", help="write the markdown and JSON only")
     _add_guard_arguments(p)

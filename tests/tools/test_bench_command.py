@@ -40,6 +40,14 @@ def test_bad_arguments_are_refused_before_anything_runs(
     assert not list(tmp_path.iterdir())
 
 
+def test_runs_write_outside_the_checkout_by_default() -> None:
+    """Like verify: a run's reports go to .refbp/ (ignored by git) unless --out says reports."""
+    args = cli.build_parser().parse_args(["bench"])
+    gitignore = Path(__file__).resolve().parents[2] / ".gitignore"
+    assert args.out == Path(".refbp") and ".refbp/" in gitignore.read_text().split()
+    assert (args.threads, args.retries, args.wait_idle, args.wait_each) == (1, 1, 0.0, 0.0)
+
+
 def test_from_json_never_runs_the_benchmarks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
