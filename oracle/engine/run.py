@@ -86,6 +86,7 @@ def _hypothesis(
     body: Callable[[Any], None],
     profile: Profile,
     shrink: bool = True,
+    key: str | None = None,
 ) -> Disagreement | None:
     """Run ``body`` under Hypothesis; the minimal disagreement it found, or None.
 
@@ -115,7 +116,7 @@ def _hypothesis(
             raise
 
     # one example-database key per property and target: replays stay with their property
-    prop._hypothesis_internal_add_digest = label.encode()  # type: ignore[attr-defined]
+    prop._hypothesis_internal_add_digest = (key or label).encode()  # type: ignore[attr-defined]
     try:
         with _shrink_budget(SHRINK_SECONDS):
             prop()
@@ -287,7 +288,9 @@ def run_properties(
     for done, (label, strategy, factory) in enumerate(todo, 1):
         kind = label.split("/")[0]
         key = f"{target.name}/{label}"
-        found = _hypothesis(key, strategy, factory(state), profile, shrink=kind not in shrunk)
+        found = _hypothesis(
+            label, strategy, factory(state), profile, shrink=kind not in shrunk, key=key
+        )
         if found is not None:
             shrunk.add(kind)
             failure: Failure = failure_from(found, target.name)

@@ -150,11 +150,15 @@ def wrong_shapes(got: Any, ref: Any, families: Sequence[str]) -> list[Quantity]:
 def norm(a: Any) -> float:
     """The 2-norm, also where squaring the entries would overflow (scaled by the largest)."""
     x = np.asarray(a, dtype=np.float64).ravel()
-    if x.size == 0:
+    with np.errstate(over="ignore", invalid="ignore"):
+        n = float(np.sqrt(x @ x)) if x.size else 0.0
+    if math.isfinite(n) and n > 1e-150:
+        return n  # neither overflow nor underflow of the squares
+    if n == 0.0 and not x.any():
         return 0.0
     m = float(np.abs(x).max())
     if not math.isfinite(m):
-        return math.inf if not np.isnan(x).any() else math.nan
+        return math.nan if np.isnan(x).any() else math.inf
     if m == 0.0:
         return 0.0
     return m * float(np.linalg.norm(x / m))

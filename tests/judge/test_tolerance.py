@@ -1,0 +1,74 @@
+"""The tolerance model's arithmetic: the norm it measures with, the bound, the sensitivity base."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from oracle.engine.tolerance import (
+    Quantity,
+    Sensitivity,
+    bound_factor,
+    judge,
+    norm,
+    once,
+    perturbation,
+    unit_roundoff,
+)
+
+
+@pytest.mark.parametrize(
+    ("x", "want"),
+    [([3.0, 4.0], 5.0), ([1e200, 1e200], math.sqrt(2) * 1e200), ([1e-200, 1e-200], math.sqrt(2) * 1e-200),
+     ([], 0.0), ([0.0, -0.0], 0.0), ([np.inf, 1.0], math.inf)],
+)  # fmt: skip
+def test_norm_neither_overflows_nor_underflows(x: list[float], want: float) -> None:
+    assert norm(np.array(x)) == pytest.approx(want, rel=1e-15)
+
+
+def test_norm_of_nan_is_nan() -> None:
+    assert math.isnan(norm(np.array([np.nan, 1.0])))
+
+
+def test_bound_factor_is_c_u_depth_and_width() -> None:
+    assert bound_factor(np.float32, 2, 16) == 16 * 2.0**-24 * 3 * 4
+    assert unit_roundoff(np.float64) == 2.0**-53 and perturbation(np.float64) == 64 * 2.0**-53
+
+
+class _R:
+    def __init__(self, scale: float) -> None:
+        self.loss = 1.0 * scale
+        self.deltas = [np.full((2, 2), scale)]
+        self.grad_weights = [np.full((2, 2), scale)]
+        self.grad_biases = [np.full(2, scale)]
+        self.grad_input = np.full((2, 2), scale)
+
+
+def test_sensitivity_is_measured_from_its_base_not_from_the_judged_reference() -> None:
+    oracle, moved = _R(1.0), _R(1.0 + 64 * 2.0**-53)
+    model = _R(2.0)  # a bug model: far from the oracle
+    sens = Sensitivity(runs=[moved], base=oracle)
+    fams = ("loss", "delta", "grad_W", "grad_b", "grad_X")
+    ms = judge(model, model, dtype=np.float64, depth=1, width=2, families=fams, sensitivity=lambda: sens)
+    assert all(m.passed for m in ms)  # identical: the sensitivity is never needed
+    got = _R(2.0 + 1e-6)
+    ms = judge(got, model, dtype=np.float64, depth=1, width=2, families=fams, sensitivity=lambda: sens)
+    assert not any(m.passed for m in ms), "s measured against the model itself would excuse this"
+    assert all(m.sensitivity == pytest.approx(1.0 * np.sqrt(m.expected.size), rel=1e-6) for m in ms)
+
+
+def test_the_sensitivity_is_measured_once() -> None:
+    calls = []
+
+    def measure() -> Sensitivity:
+        calls.append(1)
+        return Sensitivity(runs=[])
+
+    get = once(measure)
+    assert get() is get() and calls == [1]
+
+
+def test_labels_name_the_layer_as_the_equations_do() -> None:
+    assert Quantity("grad_W", 2).label == "∂C/∂W of layer 2" and Quantity("loss", None).label == "C"
