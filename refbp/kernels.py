@@ -54,17 +54,24 @@ __all__ = [
 BLOCK = 1 << 15
 """Elements per block in ``blockwise``: a few block-sized temporaries fit in L2."""
 
+CACHE_BYTES = 4 << 20
+"""Blocks pay for their extra calls once a kernel's full-size temporaries would take more
+than this (about the cache a core can count on here): 256 × 1024 float64 through sigmoid's
+three temporaries gains from blocks, float32 does not."""
+
 Kernel = Callable[..., FloatArray]
 
 
-def blockwise(kernel: Kernel, *arrays: FloatArray) -> FloatArray:
-    """``kernel(*arrays)`` for same-shaped elementwise arguments, computed on flat blocks of
-    ``BLOCK`` elements and written into one fresh array (small or non-contiguous arguments
-    go to ``kernel`` whole)."""
+def blockwise(kernel: Kernel, *arrays: FloatArray, temporaries: int = 1) -> FloatArray:
+    """``kernel(*arrays)`` for same-shaped elementwise arguments; where its ``temporaries``
+    full-size arrays would outgrow ``CACHE_BYTES``, computed on flat blocks of ``BLOCK``
+    elements and written into one fresh array (non-contiguous arguments go whole)."""
     first = arrays[0]
     n = first.size
-    whole = n < 2 * BLOCK or not all(
-        a.shape == first.shape and a.flags.c_contiguous for a in arrays
+    whole = (
+        n < 2 * BLOCK
+        or temporaries * first.nbytes <= CACHE_BYTES
+        or not all(a.shape == first.shape and a.flags.c_contiguous for a in arrays)
     )
     if whole:
         return kernel(*arrays)
@@ -78,12 +85,16 @@ def blockwise(kernel: Kernel, *arrays: FloatArray) -> FloatArray:
     return out
 
 
-def blockwise_sum(kernel: Kernel, *arrays: FloatArray) -> FloatArray:
+def blockwise_sum(kernel: Kernel, *arrays: FloatArray, temporaries: int = 1) -> FloatArray:
     """Σ kernel(*arrays) as a 0-d array, the kernel run block by block as in ``blockwise``
     (each block summed pairwise, the block sums added in order)."""
     first = arrays[0]
     n = first.size
-    if n < 2 * BLOCK or not all(a.shape == first.shape and a.flags.c_contiguous for a in arrays):
+    if (
+        n < 2 * BLOCK
+        or temporaries * first.nbytes <= CACHE_BYTES
+        or not all(a.shape == first.shape and a.flags.c_contiguous for a in arrays)
+    ):
         return np.asarray(np.add.reduce(kernel(*arrays), axis=None))
     flats = [a.reshape(-1) for a in arrays]
     total = np.add.reduce(kernel(*(f[:BLOCK] for f in flats)))
@@ -134,7 +145,7 @@ def identity_backward(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray
 
 def sigmoid(z: FloatArray) -> FloatArray:
     """σ(z); the same operations as ``sigmoid_forward``, so the same bits."""
-    return blockwise(_sigmoid, z)
+    return blockwise(_sigmoid, z, temporaries=3)
 
 
 def _sigmoid(z: FloatArray) -> FloatArray:
@@ -144,7 +155,7 @@ def _sigmoid(z: FloatArray) -> FloatArray:
 
 def sigmoid_backward(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
     """g ⊙ e/(1 + e)², e = exp(−|z|), in the fresh e; the same bits as the reference."""
-    return blockwise(_sigmoid_backward, z, g)
+    return blockwise(_sigmoid_backward, z, g, temporaries=2)
 
 
 def _sigmoid_backward(z: FloatArray, g: FloatArray) -> FloatArray:
@@ -159,7 +170,7 @@ def _sigmoid_backward(z: FloatArray, g: FloatArray) -> FloatArray:
 def tanh_backward(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
     """g ⊙ 4e/(1 + e)², e = exp(−2|z|), as e / ((1 + e)/2)²: halving is exact, so these are
     the reference's bits, one pass fewer."""
-    return blockwise(_tanh_backward, z, g)
+    return blockwise(_tanh_backward, z, g, temporaries=2)
 
 
 def _tanh_backward(z: FloatArray, g: FloatArray) -> FloatArray:
@@ -189,7 +200,7 @@ def leaky_relu(z: FloatArray) -> FloatArray:
 def leaky_relu_backward(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
     """g ⊙ (0.01 + 0.99 [z ≥ 0]): 0.99 + 0.01 rounds to exactly 1 in float32 and float64
     (checked by the tests), so the slope is 1 or 0.01 exactly; leaky_relu'(0) = 1."""
-    return blockwise(_leaky_relu_backward, z, g)
+    return blockwise(_leaky_relu_backward, z, g, temporaries=1)
 
 
 def _leaky_relu_backward(z: FloatArray, g: FloatArray) -> FloatArray:
@@ -201,7 +212,7 @@ def _leaky_relu_backward(z: FloatArray, g: FloatArray) -> FloatArray:
 
 def elu(z: FloatArray) -> FloatArray:
     """max(z, 0) + expm1(min(z, 0)): z for z > 0 (expm1(0) = 0), expm1(z) for z ≤ 0."""
-    return blockwise(_elu, z)
+    return blockwise(_elu, z, temporaries=2)
 
 
 def _elu(z: FloatArray) -> FloatArray:
@@ -213,7 +224,7 @@ def _elu(z: FloatArray) -> FloatArray:
 
 def elu_backward(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
     """g ⊙ exp(min(z, 0)): the reference's elu', in one fresh array."""
-    return blockwise(_elu_backward, z, g)
+    return blockwise(_elu_backward, z, g, temporaries=1)
 
 
 def _elu_backward(z: FloatArray, g: FloatArray) -> FloatArray:
@@ -225,7 +236,7 @@ def _elu_backward(z: FloatArray, g: FloatArray) -> FloatArray:
 
 def softplus(z: FloatArray) -> FloatArray:
     """max(z, 0) + log1p(exp(−|z|)), the terms of the reference's logaddexp(0, z)."""
-    return blockwise(_softplus, z)
+    return blockwise(_softplus, z, temporaries=2)
 
 
 def _softplus(z: FloatArray) -> FloatArray:
@@ -237,7 +248,7 @@ def _softplus(z: FloatArray) -> FloatArray:
 
 def softplus_backward(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
     """g ⊙ σ(z)."""
-    return blockwise(_softplus_backward, z, g)
+    return blockwise(_softplus_backward, z, g, temporaries=3)
 
 
 def _softplus_backward(z: FloatArray, g: FloatArray) -> FloatArray:
@@ -259,7 +270,7 @@ def _gelu_argument(z: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
 def gelu(z: FloatArray) -> FloatArray:
     """z σ(2u), 2u = 2c (z + k z³) written zc (2c + 2ck zc²): reordered, within a few ulps of
     the reference."""
-    return blockwise(_gelu, z)
+    return blockwise(_gelu, z, temporaries=6)
 
 
 def _gelu(z: FloatArray) -> FloatArray:
@@ -272,7 +283,7 @@ def _gelu(z: FloatArray) -> FloatArray:
 
 def gelu_backward(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
     """g ⊙ (σ(2u) + zc σ'(2u) (2c + 6ck zc²)), σ'(2u) = e/(1 + e)²."""
-    return blockwise(_gelu_backward, z, g)
+    return blockwise(_gelu_backward, z, g, temporaries=6)
 
 
 def _gelu_backward(z: FloatArray, g: FloatArray) -> FloatArray:
@@ -293,7 +304,7 @@ def _gelu_backward(z: FloatArray, g: FloatArray) -> FloatArray:
 
 def silu(z: FloatArray) -> FloatArray:
     """z σ(z): the reference's bits."""
-    return blockwise(_silu, z)
+    return blockwise(_silu, z, temporaries=3)
 
 
 def _silu(z: FloatArray) -> FloatArray:
@@ -304,7 +315,7 @@ def _silu(z: FloatArray) -> FloatArray:
 
 def silu_backward(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
     """g ⊙ (σ(z) + z e/(1 + e)²): the reference's operations, so its bits."""
-    return blockwise(_silu_backward, z, g)
+    return blockwise(_silu_backward, z, g, temporaries=3)
 
 
 def _silu_backward(z: FloatArray, g: FloatArray) -> FloatArray:

@@ -15,7 +15,7 @@ from refbp._types import FloatArray
 __all__ = ["DenseCache", "DenseGrads", "dense_backward", "dense_forward"]
 
 # Products of at least this many multiply-adds go through `@`, smaller ones through
-# ndarray.dot (see dense_backward).  2¹⁸ ≈ 10 µs of GEMM: both overheads are noise by then.
+# ndarray.dot (see dense_backward); by this size the call overhead of either is negligible.
 _MATMUL_FROM = 1 << 18
 
 
@@ -36,8 +36,8 @@ class DenseGrads(NamedTuple):
 
 def dense_forward(x: FloatArray, w: FloatArray, b: FloatArray) -> tuple[FloatArray, DenseCache]:
     """z (B, O) = x (B, I) @ w (I, O) + b (O,), and the cache for ``dense_backward``."""
-    # ndarray.dot is the same BLAS GEMM as `@` (and honours np.errstate the same way) at a
-    # third of the call overhead, which is most of the cost of a tiny layer.
+    # ndarray.dot is the same BLAS GEMM as `@` with less call overhead, which is most of
+    # the cost of a tiny layer.
     z = x.dot(w)
     z += b  # in place on the fresh product: one (B, O) temporary fewer
     return z, DenseCache(x, w)
@@ -50,11 +50,11 @@ def dense_backward(delta: FloatArray, cache: DenseCache, need_dx: bool = True) -
     error handed to the layer below (BP2 multiplies it by σ' there).  ``need_dx=False``
     skips that product where nobody wants it.
     """
-    db = np.add.reduce(delta, axis=0)  # BP3 (the ufunc directly: .sum() adds a Python layer)
+    db = np.add.reduce(delta, axis=0)  # BP3
     # Both products are B·I·O multiply-adds, on transposed views (BLAS reads them as they
-    # lie).  `@` and ndarray.dot hand them to the same GEMM and give the same bits, but `@`
-    # runs large ones up to 8% faster and dot has a third of its call overhead (0.3 µs
-    # against 0.9 µs, most of what a tiny layer costs): each is used where it is cheaper.
+    # lie).  `@` and ndarray.dot hand them to the same GEMM and give the same bits; `@` is
+    # faster on large products and dot has less call overhead: each is used where it is
+    # cheaper.
     product = operator.matmul if delta.size * cache.w.shape[0] >= _MATMUL_FROM else np.ndarray.dot
     dw = product(cache.x.T, delta)  # BP4
     dx = product(delta, cache.w.T) if need_dx else delta[:, :0]

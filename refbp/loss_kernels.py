@@ -58,7 +58,7 @@ def l1_grad(a: FloatArray, y: FloatArray) -> FloatArray:
 def huber_value(a: FloatArray, y: FloatArray) -> FloatArray:
     """Σ huber(a − y) / BO with huber(d) = ½ m² + (|d| − m), m = min(|d|, 1): ½d² for
     |d| ≤ 1 and |d| − ½ beyond, without a case split, block by block."""
-    return blockwise_sum(_huber_terms, a, y) / a.size
+    return blockwise_sum(_huber_terms, a, y, temporaries=2) / a.size
 
 
 def _huber_terms(a: FloatArray, y: FloatArray) -> FloatArray:
@@ -115,7 +115,7 @@ def softmax_cross_entropy_grad(a: FloatArray, y: FloatArray) -> FloatArray:
 def sigmoid_cross_entropy_value(a: FloatArray, y: FloatArray) -> FloatArray:
     """(1/B) Σ [max(a, 0) − y a + log1p(e^{−|a|})], per entry (the first two terms cancel
     exactly where they should: y = 1, a ≫ 0), with the vectorised log1p, block by block."""
-    return blockwise_sum(_sigmoid_cross_entropy_terms, a, y) / len(a)
+    return blockwise_sum(_sigmoid_cross_entropy_terms, a, y, temporaries=4) / len(a)
 
 
 def _sigmoid_cross_entropy_terms(a: FloatArray, y: FloatArray) -> FloatArray:
@@ -132,7 +132,7 @@ def _sigmoid_cross_entropy_terms(a: FloatArray, y: FloatArray) -> FloatArray:
 def sigmoid_cross_entropy_grad(a: FloatArray, y: FloatArray) -> FloatArray:
     """((1 − y) σ(a) − y σ(−a)) / B, σ(±a) = max(e, [±a ≥ 0]) / (1 + e), e = exp(−|a|)."""
     batch = len(a)
-    return blockwise(lambda ab, yb: _sigmoid_cross_entropy_grad(ab, yb, batch), a, y)
+    return blockwise(lambda ab, yb: _sigmoid_cross_entropy_grad(ab, yb, batch), a, y, temporaries=4)
 
 
 def _sigmoid_cross_entropy_grad(a: FloatArray, y: FloatArray, batch: int) -> FloatArray:
@@ -154,7 +154,7 @@ def _sigmoid_cross_entropy_grad(a: FloatArray, y: FloatArray, batch: int) -> Flo
 
 def binary_cross_entropy_value(a: FloatArray, y: FloatArray) -> FloatArray:
     """−(1/B) Σ [y log a + (1 − y) log1p(−a)], with the vectorised log1p, block by block."""
-    return -blockwise_sum(_binary_cross_entropy_terms, a, y) / len(a)
+    return -blockwise_sum(_binary_cross_entropy_terms, a, y, temporaries=4) / len(a)
 
 
 def _binary_cross_entropy_terms(a: FloatArray, y: FloatArray) -> FloatArray:
@@ -167,7 +167,8 @@ def _binary_cross_entropy_terms(a: FloatArray, y: FloatArray) -> FloatArray:
 
 
 def binary_cross_entropy_grad(a: FloatArray, y: FloatArray) -> FloatArray:
-    """((1 − y)/(1 − a) − y/a) / B, in two fresh arrays."""
+    """((1 − y)/(1 − a) − y/a) / B in two fresh arrays: the reference's operations, so its
+    bits (few passes, bound by the divisions: blocks would not pay for themselves)."""
     g = 1.0 - y
     g /= 1.0 - a
     t = y / a

@@ -83,13 +83,19 @@ def test_activation_kernels_match_the_reference_forms(name: str, dtype: type[np.
     _assert_kernel_matches(got_dz, want_dz, ulps, dz_scale)
 
 
+@pytest.mark.parametrize("blocked", [True, False], ids=["blocked", "whole"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_kernels_on_arrays_of_several_blocks(dtype: type[np.floating]) -> None:
+def test_kernels_on_arrays_of_several_blocks(
+    dtype: type[np.floating], blocked: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """(300, 301): more than two blocks of refbp.kernels.BLOCK elements and not a multiple
-    of it.  Blocking changes no bit: the kernels give the reference's bits (or stay within
-    their bound) on the large array exactly as on a small one."""
+    of it, computed in blocks (the cache threshold set to 0) and whole.  Blocking changes no
+    bit: the kernels give the reference's bits (or stay within their bound) either way."""
+    from refbp import kernels
     from refbp.kernels import BLOCK
 
+    if blocked:
+        monkeypatch.setattr(kernels, "CACHE_BYTES", 0)
     rng = np.random.default_rng(3)
     z = (rng.normal(0.0, 3.0, size=(300, 301))).astype(dtype)
     assert z.size > 2 * BLOCK and z.size % BLOCK
