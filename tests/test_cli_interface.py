@@ -94,7 +94,7 @@ def test_the_snapshot_is_of_the_real_interface() -> None:
     assert [o["flags"] for o in want["options"]] == [["--version"]]
     assert set(want["commands"]) == set(cli._COMMANDS)
     flags = {c: {f for o in v["options"] for f in o["flags"]} for c, v in want["commands"].items()}
-    assert {"--profile", "--json", "--report", "--jobs", "--pytest-args"} <= flags["verify"]
+    assert {"--target", "--activations", "--losses", "--dtypes", "--max-examples", "--profile", "--json", "--expect-failures"} <= flags["verify"]
     assert {"--quick", "--peers", "--compare", "--out"} <= flags["bench"]
     assert {"--dataset", "--data", "--epochs", "--lr", "--save"} <= flags["train"]
     assert {"--target-column", "--target", "--task", "--delimiter"} <= flags["train"]
@@ -104,16 +104,18 @@ def test_the_snapshot_is_of_the_real_interface() -> None:
 
 def test_verify_arguments_parse_to_what_run_reads() -> None:
     args = cli.build_parser().parse_args(["verify"])
-    assert (args.profile, args.json, args.report, args.jobs, args.pytest_args) == (
-        "quick", None, None, None, [])  # fmt: skip
+    assert (args.target, args.profile, args.json, args.out, args.max_examples) == (
+        "refbp:MLP", "quick", None, Path(".refbp"), None)  # fmt: skip
+    assert (args.activations, args.losses, args.dtypes, args.expect_failures) == (None,) * 4
     args = cli.build_parser().parse_args(
-        ["verify", "--profile", "thorough", "--json", "s.json", "--report", "r.md",
-         "--jobs", "auto", "--pytest-args", "-k", "relu", "-x"]
+        ["verify", "--target", "m:make", "--profile", "thorough", "--json", "s.json",
+         "--activations", "relu, tanh", "--losses", "mse", "--dtypes", "float32",
+         "--max-examples", "7", "--expect-failures", "pins.txt", "--out", "o", "--no-exact"]
     )  # fmt: skip
-    assert args.profile == "thorough"
-    assert args.json == Path("s.json") and args.report == Path("r.md")
-    assert args.jobs == "auto"
-    assert args.pytest_args == ["-k", "relu", "-x"]
+    assert (args.target, args.profile, args.json) == ("m:make", "thorough", Path("s.json"))
+    assert (args.activations, args.losses, args.dtypes) == (["relu", "tanh"], ["mse"], ["float32"])
+    assert (args.max_examples, args.expect_failures, args.out, args.no_exact) == (
+        7, Path("pins.txt"), Path("o"), True)  # fmt: skip
 
 
 def test_an_unknown_profile_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
@@ -169,7 +171,7 @@ def test_train_help_shows_every_default_and_the_activation_names(
     for shown in ("(default: [128])", "passes over the training split (default: 30)",
                   "SGD learning rate (default: 0.1)", "(default: 32)", "(default: 0.9)",
                   "(default: 0.0001)", "(default: 0.25)", "(default: float64)",
-                  "(default: 0)", "(default: reports)", "(default: a column named label, target, y or class, else the last)",
+                  "(default: 0)", "(default: .refbp)", "(default: a column named label, target, y or class, else the last)",
                   "(default: detected among comma, semicolon and tab)",
                   "--target-column NAME|INDEX, --target NAME|INDEX"):  # fmt: skip
         assert shown in text, shown

@@ -7,7 +7,8 @@ semicolon, tab) and header row are detected and whose target column is the last 
 one-hot targets, softmax cross-entropy, accuracy reported; regression (identity output,
 mse) otherwise.  What was understood is printed before training.  Then a stratified split,
 standardisation with the training rows' statistics, ``refbp.MLP.init`` and ``refbp.train``.
-Writes a learning-curve PNG and a JSON summary under ``--out`` (default ``reports/``).
+Writes a learning-curve PNG and a JSON summary under ``--out`` (default ``.refbp/``, which
+git ignores: a run leaves the checkout clean; ``--out reports`` regenerates the reference).
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out",
         type=Path,
-        default=Path("reports"),
+        default=Path(".refbp"),
         help="folder for the plot and the JSON summary (default: %(default)s)",
     )
     p.add_argument("--save", type=Path, default=None,
