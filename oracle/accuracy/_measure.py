@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from oracle.accuracy._cases import Case
-from oracle.exact import ExactResult, exact_backprop, exact_magnitudes
+from oracle.exact import ExactResult, exact_backprop, exact_magnitudes, exact_sensitivity
 
 __all__ = [
     "QUANTITIES",
@@ -87,6 +87,8 @@ class Evaluation:
     results: dict[str, dict[str, list[npt.NDArray[np.float64]]]] = field(default_factory=dict)
     errors: dict[str, dict[str, QuantityError]] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    #: quantity -> s, the case's conditioning measured in exact arithmetic (see _conditioning)
+    conditioning: dict[str, float] = field(default_factory=dict)
 
 
 def _layers(result: ExactResult, key: str) -> list[ObjArray]:
@@ -159,21 +161,48 @@ def _exact(case: Case) -> tuple[dict[str, list[ObjArray]], dict[str, list[ObjArr
     )
 
 
+#: the relative perturbation conditioning is measured with
+RHO = 1e-10
+
+
+def _conditioning(
+    case: Case, exact: dict[str, list[ObjArray]], scale: dict[str, list[ObjArray]]
+) -> dict[str, float]:
+    """s = max ‖q' − q‖ / (ρ ‖m‖) over two copies of the case with every input moved by a
+    relative ±ρ (exactly, in mp): how far rounding the inputs alone moves each quantity, in
+    units of ρ.  An evaluation with unit roundoff u cannot be expected to do better than
+    about u·s; at a kink (relu at 0, l1 at a = y) s is huge, as it should be."""
+    out = {q: 0.0 for q in QUANTITIES}
+    for moved in exact_sensitivity(*case.args(), rho=RHO, count=2, seed=0):
+        for q, key in QUANTITIES.items():
+            for e, m, x in zip(exact[q], scale[q], _layers(moved, key), strict=True):
+                with mpmath.workdps(30):
+                    diff = _norm(a - b for a, b in zip(x.ravel(), e.ravel(), strict=True))
+                    s = _ratio(diff, _floor(_norm(m.ravel()), case.dtype)) / RHO
+                out[q] = max(out[q], s)
+    return out
+
+
 def evaluate(
     impls: Mapping[str, Implementation],
     cases: Sequence[Case],
     *,
+    conditioning: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Evaluation]:
     """Run every implementation and the arbiter on every case.
 
     An implementation that raises is recorded as a failure (error ∞ on every quantity) with
-    its message; a quantity it does not return is left out of its errors.
+    its message; a quantity it does not return is left out of its errors.  With
+    ``conditioning`` (two more exact evaluations per case) each case also gets its
+    conditioning s per quantity.
     """
     out = []
     for i, case in enumerate(cases):
         exact, scale = _exact(case)
         ev = Evaluation(case, exact, scale)
+        if conditioning:
+            ev.conditioning = _conditioning(case, exact, scale)
         for name, impl in impls.items():
             try:
                 res = impl(*case.args())
@@ -209,6 +238,7 @@ class Row:
     worst_error: float
     median_error: float
     worst_relative: float  # ‖r − exact‖ / ‖exact‖ of the worst case
+    worst_conditioning: float  # s of the worst case (nan if not measured)
     worst_digits: float
     median_digits: float
     worst_case: str
@@ -239,6 +269,7 @@ def rows(evaluations: Sequence[Evaluation]) -> list[Row]:
                 worst_err.error,
                 float(statistics.median(errors)),
                 worst_err.relative,
+                worst_ev.conditioning.get(q, math.nan),
                 digits(worst_err.error, dtype),
                 digits(float(statistics.median(errors)), dtype),
                 worst_ev.case.describe() + layer,

@@ -36,20 +36,23 @@ def markdown(rows: Sequence[Row]) -> str:
         "Error of a quantity = ‖r − exact‖ / ‖m‖, worst layer, where m is the quantity's "
         "magnitude (the reverse pass over absolute values: ‖m‖ = ‖exact‖ where nothing "
         "cancels); *relative* is ‖r − exact‖ / ‖exact‖ of the same case. Digits kept = "
-        f"−log₁₀ error, capped at {caps}. Up to {cases} cases per activation × loss × dtype "
+        f"−log₁₀ error, capped at {caps}. s is the worst case's conditioning, measured in "
+        "exact arithmetic (the quantity's change, over its magnitude, when every input moves "
+        "by a relative ±1e-10, per 1e-10): no evaluation with unit roundoff u can be expected "
+        f"to err by much less than u·s. Up to {cases} cases per activation × loss × dtype "
         "cell; the exact values are mpmath's at 60 digits.",
         "",
         "### Worst cells",
         "",
-        "| implementation | dtype | cell | quantity | digits | error | relative | failures "
+        "| implementation | dtype | cell | quantity | digits | error | relative | s | failures "
         "| case |",
-        "|---|---|---|---|---:|---:|---:|---:|---|",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in worst_cells(rows):
         lines.append(
             f"| {r.implementation} | {r.dtype} | {r.activation} × {r.loss} | {r.quantity} | "
             f"{r.worst_digits:.1f} | {_e(r.worst_error)} | {_e(r.worst_relative)} | "
-            f"{r.failures} | {r.worst_case} |"
+            f"{_e(r.worst_conditioning)} | {r.failures} | {r.worst_case} |"
         )
     lines += [
         "",

@@ -86,7 +86,7 @@ def _few() -> list[Case]:
 
 
 def test_a_correctly_rounded_answer_errs_by_at_most_the_unit_roundoff() -> None:
-    for ev in evaluate({"rounded": correctly_rounded}, _few()):
+    for ev in evaluate({"rounded": correctly_rounded}, _few(), conditioning=False):
         u = unit_roundoff(ev.case.dtype)
         for q, err in ev.errors["rounded"].items():
             assert err.error <= err.relative <= u, (q, err, ev.case.describe())
@@ -99,14 +99,30 @@ def test_a_value_below_the_dtype_range_costs_no_digits_when_rounded_to_zero() ->
         "gelu", "mse", "float64", 0, ("gelu", "identity"), 30.0,
         (one, one), (np.zeros(1), np.zeros(1)), np.array([[-30.0]]), np.zeros((1, 1)),
     )  # fmt: skip
-    ev = evaluate({"rounded": correctly_rounded}, [case])[0]
+    ev = evaluate({"rounded": correctly_rounded}, [case], conditioning=False)[0]
     assert ev.exact["grad_W"][1][0, 0] != 0
     assert ev.results["rounded"]["grad_W"][1][0, 0] == 0
     assert ev.errors["rounded"]["grad_W"].error <= unit_roundoff("float64")
 
 
+def test_conditioning_is_measured_in_exact_arithmetic_and_flags_a_kink() -> None:
+    one, zero = np.ones((1, 1)), np.zeros(1)
+
+    def unit(loss: str, x: float, y: float) -> Case:
+        return Case("identity", loss, "float64", 0, ("identity",), 1.0, (one,), (zero,),
+                    np.array([[x]]), np.array([[y]]))  # fmt: skip
+
+    smooth, kink = unit("mse", 0.7, 0.2), unit("l1", 0.7, 0.7)  # l1 at a == y: a kink
+    ev_smooth, ev_kink = evaluate({"rounded": correctly_rounded}, [smooth, kink])
+    assert 0 < ev_smooth.conditioning["delta"] < 10
+    assert ev_kink.conditioning["delta"] > 1e6
+    assert rows([ev_kink])[0].worst_conditioning == ev_kink.conditioning["loss"]
+
+
 def test_an_error_is_measured_as_what_it_is() -> None:
-    evs = evaluate({"off": perturbed(1e-6)}, [c for c in _few() if c.dtype == "float64"])
+    evs = evaluate(
+        {"off": perturbed(1e-6)}, [c for c in _few() if c.dtype == "float64"], conditioning=False
+    )
     for ev in evs:
         assert ev.errors["off"]["grad_W"].relative == pytest.approx(1e-6, rel=1e-6)
         assert 1e-10 < ev.errors["off"]["grad_W"].error <= ev.errors["off"]["grad_W"].relative
@@ -120,7 +136,7 @@ def test_refusals_are_failures_and_missing_quantities_are_left_out() -> None:
     def loss_only(*args: Any) -> dict[str, Any]:
         return {"loss": correctly_rounded(*args)["loss"]}
 
-    ev = evaluate({"refuses": refuses, "loss_only": loss_only}, _few()[:1])[0]
+    ev = evaluate({"refuses": refuses, "loss_only": loss_only}, _few()[:1], conditioning=False)[0]
     assert ev.failures == {"refuses": "NotImplementedError: no softmax here"}
     assert all(math.isinf(e.error) for e in ev.errors["refuses"].values())
     assert set(ev.errors["loss_only"]) == {"loss"}
@@ -148,7 +164,9 @@ def test_rows_digits_and_markdown() -> None:
 def test_findings_flag_a_target_behind_its_peers_but_not_rounding_noise() -> None:
     cases = [c for c in _few() if c.dtype == "float64"]
     evs = evaluate(
-        {"target": perturbed(1e-6), "peer": correctly_rounded, "noise": perturbed(2e-16)}, cases
+        {"target": perturbed(1e-6), "peer": correctly_rounded, "noise": perturbed(2e-16)},
+        cases,
+        conditioning=False,
     )
     found = behind(evs, "target", ["peer"])
     assert {f.quantity for f in found} == {"grad_W"} and len(found) == len(cases)
@@ -176,6 +194,6 @@ def test_the_pytorch_peer_agrees_with_exact_on_a_moderate_case() -> None:
     from oracle.accuracy.peers import torch_autograd
 
     for case in [c for c in _few() if c.zmax < 5]:
-        ev = evaluate({"PyTorch": torch_autograd}, [case])[0]
+        ev = evaluate({"PyTorch": torch_autograd}, [case], conditioning=False)[0]
         limit = 1e-12 if case.dtype == "float64" else 1e-4
         assert all(e.error <= limit for e in ev.errors["PyTorch"].values()), case.describe()
