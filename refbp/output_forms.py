@@ -9,9 +9,12 @@ once σ(z) rounds to 1 the loss itself is infinite although its exact value is f
 terms of z both are simple: C = softplus(z) − y z per entry and δᴸ = (σ(z) − y)/B.
 
 δᴸ is computed in a wider float than the network's (float64 for float32; the 64-bit-mantissa
-long double for float64 where the platform has one) and rounded once, so it is within an ulp
-or two of exact even where σ(z) ≈ y and the subtraction cancels: rounding σ(z) to the
-network's dtype first would leave that cancellation all the error of the rounding.
+long double for float64 where the platform has one) and rounded once: rounding σ(z) to the
+network's dtype first would leave the cancellation of σ(z) − y where σ(z) ≈ y all the error
+of that rounding.  For W = [[1]], X = [[z]], Y = [[0.3]] that gives δᴸ within 0.65 ulp of
+exact at every float32 z, and in float64 an absolute error below 2⁻⁶⁴ y: within 2 ulps on
+z ∈ [−40, 40] except within 5e-4 of the root z* = logit(0.3), where δᴸ itself falls below
+1e-4 (15 ulps at |z − z*| = 1e-4, 1e3 ulps at 1e-6: only a double-double σ would do better).
 """
 
 from __future__ import annotations
