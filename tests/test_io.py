@@ -1,6 +1,6 @@
-"""``refbp.save`` / ``refbp.load``: bit-exact round trips, and no pickle ever.
+"""``refbp.save`` / ``refbp.load``: bit-exact round trips, and which path each one uses.
 
-refbp alone: no JAX, no oracle.
+What load refuses is in tests/test_io_refusals.py.  refbp alone: no JAX, no oracle.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 import refbp
-from refbp.errors import RefbpError
 
 PROBABILITY_OUTPUTS = ("sigmoid", "softmax")
 
@@ -74,121 +73,46 @@ def test_archive_holds_only_plain_arrays(tmp_path: Path) -> None:
         assert all(data[k].dtype != object for k in data.files)
 
 
-# --- refusals ----------------------------------------------------------------------------
+# --- paths --------------------------------------------------------------------------------
 
 
-def _write_archive(path: Path, **arrays: np.ndarray) -> Path:
-    np.savez(path, **arrays)  # type: ignore[arg-type]
-    return path
+def _one_layer(w: float) -> refbp.MLP:
+    return refbp.MLP([np.array([[w]])], [np.zeros(1)], ["identity"], "mse")
 
 
-def _valid_arrays() -> dict[str, np.ndarray]:
-    net = _net("tanh", "mse", np.float64)
-    arrays = {
-        "format": np.array("refbp-mlp-1"),
-        "activations": np.array(net.activations),
-        "loss": np.array(net.loss),
-    }
-    for i, (w, b) in enumerate(zip(net.weights, net.biases, strict=True)):
-        arrays[f"W{i}"], arrays[f"b{i}"] = w, b
-    return arrays
+def test_save_keeps_a_path_that_already_ends_in_npz(tmp_path: Path) -> None:
+    """``.npz`` is appended only if missing: "net.npz" is not written as "net.npz.npz"."""
+    path = refbp.save(_one_layer(2.0), tmp_path / "net.npz")
+    assert path == tmp_path / "net.npz"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.npz"]
 
 
-def test_valid_handmade_archive_loads(tmp_path: Path) -> None:
-    # the control for the refusals below: only the one change makes them fail
-    net = refbp.load(_write_archive(tmp_path / "ok.npz", **_valid_arrays()))
-    assert net.sizes == [3, 4, 5, 2]
+def test_load_reads_the_exact_path_when_it_exists(tmp_path: Path) -> None:
+    """load falls back to ``path + ".npz"`` only when ``path`` itself does not exist.
+
+    Both "m" (written through a file object, so no suffix is added) and "m.npz" exist and hold
+    different networks; load("m") must read "m".
+    """
+    refbp.save(_one_layer(1.0), tmp_path / "m")  # writes m.npz
+    with open(tmp_path / "m", "wb") as f:
+        np.savez(
+            f, format=np.array("refbp-mlp-1"), activations=np.array(["identity"]),
+            loss=np.array("mse"), W0=np.array([[7.0]]), b0=np.zeros(1),
+        )
+    assert refbp.load(tmp_path / "m").weights[0][0, 0] == 7.0
+    assert refbp.load(tmp_path / "m.npz").weights[0][0, 0] == 1.0
 
 
-def test_object_array_is_refused_not_unpickled(tmp_path: Path) -> None:
-    arrays = _valid_arrays()
-    arrays["activations"] = np.array(["tanh", "tanh", "identity"], dtype=object)  # pickled
-    path = _write_archive(tmp_path / "evil.npz", **arrays)
-    with pytest.raises(refbp.errors.FormatError, match=r"^load: .*evil\.npz.*object \(pickled\)"):
-        refbp.load(path)
-
-
-def test_pickle_file_is_refused(tmp_path: Path) -> None:
-    import pickle
-
-    path = tmp_path / "net.npz"
-    path.write_bytes(pickle.dumps({"W0": np.ones((2, 2))}))
-    with pytest.raises(refbp.errors.FormatError, match=r"^load: .*net\.npz.*not a \.npz archive"):
-        refbp.load(path)
-
-
-@pytest.mark.parametrize(
-    ("content", "why"),
-    [
-        (b"hello, I am text", "not a .npz archive"),
-        (b"", "not a .npz archive"),
-        (b"PK\x03\x04 truncated zip", "not a .npz archive"),
-    ],
-)
-def test_bad_file_is_refused_clearly(content: bytes, why: str, tmp_path: Path) -> None:
-    path = tmp_path / "bad.npz"
-    path.write_bytes(content)
-    with pytest.raises(refbp.errors.FormatError, match=rf"^load: .*bad\.npz.*{re.escape(why)}"):
-        refbp.load(path)
-
-
-def test_truncated_archive_is_refused(tmp_path: Path) -> None:
-    good = refbp.save(_net("tanh", "mse", np.float64), tmp_path / "good.npz").read_bytes()
-    path = tmp_path / "cut.npz"
-    path.write_bytes(good[: len(good) // 2])
-    with pytest.raises(refbp.errors.FormatError, match=r"^load: .*cut\.npz"):
-        refbp.load(path)
-
-
-def test_npy_file_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "w.npy"
-    np.save(path, np.ones((2, 2)))
-    with pytest.raises(refbp.errors.FormatError, match=r"^load: .*w\.npy.*single array"):
-        refbp.load(path)
+def test_load_does_not_append_npz_to_a_path_that_ends_in_npz(tmp_path: Path) -> None:
+    """save("a.npz") writes "a.npz", so load("a.npz") looks there only: "a.npz.npz" is another
+    file, and a missing "a.npz" is a FileNotFoundError naming it."""
+    written = refbp.save(_one_layer(3.0), tmp_path / "a.npz.npz")
+    assert written.name == "a.npz.npz"
+    shown = repr(str(tmp_path / "a.npz"))
+    with pytest.raises(FileNotFoundError, match=f"^{re.escape('load: no such file ' + shown)}$"):
+        refbp.load(str(tmp_path / "a.npz"))
 
 
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"^load: no such file .*nothing\.npz"):
         refbp.load(tmp_path / "nothing.npz")
-
-
-def test_archive_of_something_else_is_refused(tmp_path: Path) -> None:
-    path = _write_archive(tmp_path / "other.npz", X=np.ones((3, 2)), y=np.arange(3))
-    with pytest.raises(
-        refbp.errors.FormatError,
-        match=r"^load: .*other\.npz.*expected format 'refbp-mlp-1'.*no 'format'",
-    ):
-        refbp.load(path)
-
-
-def test_missing_layer_is_refused(tmp_path: Path) -> None:
-    arrays = _valid_arrays()
-    del arrays["W2"]
-    with pytest.raises(refbp.errors.FormatError, match=r"^load: .*needs exactly the keys"):
-        refbp.load(_write_archive(tmp_path / "short.npz", **arrays))
-
-
-def test_invalid_network_in_a_valid_archive_is_refused(tmp_path: Path) -> None:
-    arrays = _valid_arrays()
-    arrays["W1"] = arrays["W1"][:2]  # does not chain
-    path = _write_archive(tmp_path / "chain.npz", **arrays)
-    with pytest.raises(refbp.ShapeError, match=r"^load: .*chain\.npz.*do not chain"):
-        refbp.load(path)
-
-
-def test_unknown_name_in_archive_is_refused(tmp_path: Path) -> None:
-    arrays = _valid_arrays()
-    arrays["loss"] = np.array("mae")
-    with pytest.raises(refbp.UnknownNameError, match=r"^load: .*unknown loss 'mae'"):
-        refbp.load(_write_archive(tmp_path / "name.npz", **arrays))
-
-
-def test_format_error_is_a_refbp_value_error() -> None:
-    assert issubclass(refbp.errors.FormatError, RefbpError)
-    assert issubclass(refbp.errors.FormatError, ValueError)
-
-
-def test_save_needs_an_mlp(tmp_path: Path) -> None:
-    with pytest.raises(refbp.DTypeError, match=r"^save: net must be a refbp\.MLP, got dict"):
-        refbp.save({}, tmp_path / "x.npz")  # type: ignore[arg-type]
-    assert not list(tmp_path.iterdir())

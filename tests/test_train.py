@@ -10,6 +10,7 @@ just before its update.  refbp alone: no JAX, no oracle.
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -82,6 +83,26 @@ def test_linear_training_replayed_by_hand(
     np.testing.assert_allclose(net.biases[0], b, rtol=1e-15, atol=0)
     np.testing.assert_allclose(history, expected, rtol=1e-15, atol=0)
     assert not np.allclose(W, W0)  # it did train
+
+
+def test_train_defaults_are_lr_0_1_batch_32_epochs_10_seed_0() -> None:
+    """The contract's defaults: ``train(net, X, Y, lr=0.1, batch_size=32, epochs=10, seed=0)``
+    (docs/contract.md).  N = 40 > 32, so the batch size and the seed both change which rows
+    share a batch; the run is replayed by hand with no momentum and no weight decay."""
+    rng = np.random.default_rng(123)
+    X = rng.normal(size=(40, 3))
+    Y = rng.normal(size=(40, 2))
+    W = 0.3 * rng.normal(size=(3, 2))
+    b = np.array([0.1, -0.2])
+    W_exp, b_exp, expected = _replay_linear(
+        W, b, X, Y, lr=0.1, batch_size=32, epochs=10, seed=0, momentum=0.0, weight_decay=0.0
+    )
+    net = refbp.MLP([W.copy()], [b.copy()], ["identity"], "mse")
+    history = refbp.train(net, X, Y)
+    assert len(history) == 10
+    np.testing.assert_allclose(history, expected, rtol=1e-12)
+    np.testing.assert_allclose(net.weights[0], W_exp, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(net.biases[0], b_exp, rtol=1e-12, atol=1e-15)
 
 
 def test_multilayer_update_rule_replayed() -> None:
@@ -237,6 +258,42 @@ def test_divergence_is_a_numerical_error_not_a_warning(dtype: type, lr: float) -
         warnings.simplefilter("error")  # a RuntimeWarning would fail here
         with pytest.raises(refbp.NumericalError, match=r"^train.*lower lr"):
             refbp.train(net, X, Y, lr=lr, batch_size=8, epochs=50)
+
+
+def test_an_update_that_overflows_is_a_numerical_error_with_the_documented_message() -> None:
+    """The update itself overflows (lr·g = inf): a NumericalError naming the epoch and lr,
+    never a RuntimeWarning.
+
+    One layer, identity, mse, x = 1, y = 0, W = 10: dC/dW = 2·(10 − 0) = 20, and
+    1e308 · 20 overflows.  The whole message is pinned.
+    """
+    from refbp.errors import NumericalError
+
+    net = refbp.MLP([np.array([[10.0]])], [np.zeros(1)], ["identity"], "mse")
+    msg = (
+        "train (epoch 0, lr=1e+308): a parameter after an update (training diverged) came out "
+        "non-finite although every input was finite; the inputs or weights are too large for "
+        "this dtype (rescale them, or lower lr)"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(NumericalError, match=f"^{re.escape(msg)}$"):
+            refbp.train(net, np.ones((1, 1)), np.zeros((1, 1)), lr=1e308, epochs=1)
+
+
+def test_train_does_not_check_a_grad_input_it_does_not_need() -> None:
+    """Training needs no ∂C/∂X, so it neither computes nor checks one.
+
+    x = 1e-307 and W = 1e308 give z = 10 (finite loss and ∂C/∂W = x·δ), but ∂C/∂X = δ·Wᵀ
+    overflows: training must go on, not refuse it with a NumericalError.
+    """
+    W = np.array([[1e308]])
+    net = refbp.MLP([W.copy()], [np.zeros(1)], ["identity"], "mse")
+    x, y = np.array([[1e-307]]), np.array([[0.0]])
+    history = refbp.train(net, x, y, lr=0.1, epochs=1)
+    # z = 10, C = 100; dC/dW = 2·10·1e-307 = 2e-306, so W moves by 2e-307: below W's ulp.
+    np.testing.assert_allclose(history, [100.0], rtol=1e-12)
+    assert net.weights[0][0, 0] == 1e308
 
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)

@@ -140,3 +140,39 @@ def test_sgd_trajectory_matches_oracle(
             f"weight_decay={weight_decay}, batch_size={bs}): {name} differs from the oracle by "
             f"{d:.3e} > bound {bound:.3e} (‖oracle‖ {m:.3e}, s {sv:.3e})"
         )
+
+
+@pytest.mark.parametrize(("momentum", "weight_decay"), [(0.9, 0.05), (0.5, 0.0), (0.0, 0.1)])
+def test_training_equal_width_layers_follows_the_oracles_sgd(
+    momentum: float, weight_decay: float
+) -> None:
+    """Layers of equal shapes share no optimiser state: refbp.train against oracle.sgd_fast on
+    the same replayed batches, with momentum and weight decay (weights only) in the mix, and
+    the history weighted by batch size."""
+    rng = np.random.default_rng(11)
+    sizes, acts, loss = [3, 3, 3, 3], ["tanh", "tanh", "identity"], "mse"
+    ws = [rng.normal(0, 0.8, (3, 3)) for _ in range(3)]
+    bs = [rng.normal(0, 0.5, 3) for _ in range(3)]
+    N, batch_size, epochs, seed, lr = 10, 4, 3, 5, 0.1
+    X, Y = rng.normal(size=(N, sizes[0])), rng.normal(size=(N, sizes[-1]))
+    net = refbp.MLP(ws, bs, acts, loss)
+    history = refbp.train(
+        net,
+        X,
+        Y,
+        lr=lr,
+        batch_size=batch_size,
+        epochs=epochs,
+        seed=seed,
+        momentum=momentum,
+        weight_decay=weight_decay,
+    )
+    epochs_batches = replay_batches(N, batch_size, epochs, seed)
+    batches = [b for epoch in epochs_batches for b in epoch]
+    ref = sgd_fast(
+        ws, bs, acts, loss, X, Y, batches, lr, momentum=momentum, weight_decay=weight_decay
+    )
+    for got, want in zip(net.weights + net.biases, ref.weights + ref.biases, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-13)
+    expected = epoch_means(ref.losses, epochs_batches, N)
+    np.testing.assert_allclose(history, expected, rtol=1e-11)
