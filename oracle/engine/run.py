@@ -44,7 +44,7 @@ from oracle.functions import ACTIVATION_SPECS
 
 __all__ = ["Progress", "run_properties"]
 
-GROUP = 4  # networks per Hypothesis example of the agreement property
+GROUP = 8  # networks per Hypothesis example of the agreement property
 #: Shrinking a network costs a sensitivity measurement per attempt (tens of ms); Hypothesis's
 #: own limit is five minutes a property.  This much finds a small network in practice.
 SHRINK_SECONDS = 10.0
