@@ -42,7 +42,7 @@ LADDER = [
 ]
 # The ladder has 15 rows a size: shorter benchmarks than the size ladder's.
 LADDER_TIMING = (
-    {"min_rounds": 3, "max_time": 0.05} if cases.quick() else {"min_rounds": 5, "max_time": 0.4}
+    {"min_rounds": 3, "max_time": 0.05} if cases.quick() else {"min_rounds": 5, "max_time": 0.3}
 )
 
 

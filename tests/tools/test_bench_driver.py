@@ -168,6 +168,33 @@ def test_no_retry_and_no_pinning_when_asked(
     assert guard["first_pass"] == {"benchmarks": 2, "contended": 1}
 
 
+@pytest.mark.parametrize("leftover", ["", None], ids=["empty file", "no file"])
+def test_a_retry_pass_that_times_nothing_keeps_the_first_pass(
+    leftover: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every retry skipped (the machine stayed busy): pytest-benchmark leaves an empty file,
+    or none; the first pass stands and the record says nothing was re-timed."""
+    first = {"benchmarks": [{"fullname": "m.py::a", "name": "a", "stats": {"median": 1.0},
+                             "extra_info": {"others_cpu": 0.9}}]}  # fmt: skip
+
+    def fake_pass(root: Path, cmd: list[str], env: dict[str, str], log: Path, label: str) -> int:
+        out = Path(next(a for a in cmd if a.startswith("--benchmark-json=")).split("=", 1)[1])
+        if not out.stem.endswith("-retry"):
+            out.write_text(json.dumps(first))
+        elif leftover is not None:
+            out.write_text(leftover)
+        return 0
+
+    monkeypatch.setattr(driver, "run_pass", fake_pass)
+    out = tmp_path / "run.json"
+    assert driver.run_benchmarks(tmp_path, out, Settings(), tmp_path / "log") == 0
+    data = json.loads(out.read_text())
+    assert data["benchmarks"] == first["benchmarks"]
+    retry = data["machine_info"]["refbp_bench"]["guard"]["retry"]
+    assert (retry["asked"], retry["retried"], retry["improved"]) == (1, 0, 0)
+    assert not (tmp_path / "run-retry.json").exists()
+
+
 def test_the_command_line_reaches_a_pipe_at_once(fake_bench_root: Path, tmp_path: Path) -> None:
     """A wrapper reading `refbp bench` through a pipe sees the command line it runs before
     the first benchmark ends (here: one that takes a minute)."""
@@ -212,7 +239,7 @@ class _FakePopen:
 def test_full_run_command_and_progress(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A full run: ten rounds, a second each at most, the environment says so; pytest's
+    """A full run: ten rounds, half a second each at most, the environment says so; pytest's
     lines go to the log and its failures and errors are named."""
     _FakePopen.calls = []
     monkeypatch.setattr(driver.subprocess, "Popen", _FakePopen)
@@ -223,7 +250,7 @@ def test_full_run_command_and_progress(
     [(cmd, kw)] = _FakePopen.calls
     assert cmd == [
         sys.executable, "-u", "-m", "pytest", "tests/bench", *_ARGS_AFTER,
-        f"--benchmark-json={out}", "--benchmark-min-rounds=10", "--benchmark-max-time=1.0",
+        f"--benchmark-json={out}", "--benchmark-min-rounds=10", "--benchmark-max-time=0.5",
         "--benchmark-warmup=off", "--benchmark-columns=min,median,max,rounds",
     ]  # fmt: skip
     env = kw.pop("env")
