@@ -17,10 +17,11 @@ def fmt_time(seconds: float | None) -> str:
 
 
 def fmt_ratio(r: float | None, target: float | None = None, mark: bool = False) -> str:
-    """Two decimals; bold when over ``target``; `` †`` after it when ``mark`` (contended)."""
+    """Two decimals (two significant digits under 0.1, where two decimals would print a
+    nonzero ratio as 0.00); bold when over ``target``; `` †`` after it when ``mark``."""
     if r is None:
         return "–"
-    text = f"{r:.2f}"
+    text = f"{r:.2f}" if r >= 0.1 else f"{r:.2g}"
     text = f"**{text}**" if target is not None and r > target else text
     return text + " †" if mark else text
 

@@ -111,6 +111,11 @@ def test_formatting_helpers() -> None:
     assert fmt.fmt_ratio(1.0, 1.0) == "1.00"  # at the target is not over it
     assert fmt.fmt_ratio(1.2) == "1.20"  # no target: never bold
     assert fmt.fmt_ratio(1.2, 1.0, mark=True) == "**1.20** †"
+    assert (fmt.fmt_ratio(0.1), fmt.fmt_ratio(0.0999), fmt.fmt_ratio(0.0039)) == (
+        "0.10",
+        "0.1",
+        "0.0039",
+    )  # a ratio far below 1 keeps its digits
     assert fmt.fmt_share(None, True) == "–" and fmt.fmt_share(0.25, True) == "25% †"
     assert fmt.fmt_share(0.05, False) == "5%"
     sizes = {None: "–", 10: "10 B", 1023: "1023 B", 1024: "1 KiB", 2048: "2 KiB",
