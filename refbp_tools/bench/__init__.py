@@ -12,9 +12,12 @@ pytest-benchmark's JSON into the reports:
   activation and loss, every kernel against JAX, peak memory, targets, contention;
 * ``<out>/bench-time.png``, ``bench-ratio.png`` and ``bench-ladder.png``.
 
-``--quick`` is a smoke run written to ``bench-quick.*`` so that it never replaces the report
-of a real run.  ``--compare`` compares refbp's times with the previous saved run of the same
-kind and exits 1 on a slowdown over ``--threshold``.  ``--from-json`` reports on a saved JSON.
+A full run times about 450 benchmarks: about ten minutes on two busy cores, plus at most
+``--retry-budget`` (300 s) for the retry pass, which gives up early on a machine that stays
+busy.  ``--quick`` (about 340 much shorter benchmarks, two minutes) is a smoke run written to
+``bench-quick.*`` so that it never replaces the report of a real run.  ``--compare``
+compares refbp's times with the previous saved run of the same kind and exits 1 on a
+slowdown over ``--threshold``.  ``--from-json`` reports on a saved JSON.
 
 Modules, one job each: ``arguments`` (the flags), ``driver`` (the pytest subprocess),
 ``contention`` (/proc/stat sampling, waiting, retries), ``model`` (the JSON as rows),
