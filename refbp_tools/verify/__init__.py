@@ -83,6 +83,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="where verification.md and .json go (default: .refbp)",
     )
     p.add_argument(
+        "--accuracy", type=int, default=0, metavar="N",
+        help="also measure digits kept against exact arithmetic, the target beside JAX (and "
+        "PyTorch if installed), N random small cases per activation × loss × dtype cell "
+        "(default: 0, off)",
+    )  # fmt: skip
+    p.add_argument(
         "--no-exact",
         action="store_true",
         help="skip the exact-arithmetic property and arbitration (they need mpmath)",
@@ -161,7 +167,14 @@ def run(args: argparse.Namespace) -> int:
     meta = {"profile": args.profile}
     report = args.out / "verification.md"
     data = {**summary.to_json(), "profile": args.profile}
-    _write(report, markdown(summary, meta))
+    text = markdown(summary, meta)
+    if args.accuracy > 0:
+        from refbp_tools.verify.accuracy import digits_kept
+
+        section, worst = digits_kept(target, args.accuracy)
+        text += "\n" + section
+        data["digits_kept_worst"] = worst
+    _write(report, text)
     _write(args.out / "verification.json", json.dumps(data, indent=2) + "\n")
     if args.json is not None:
         _write(args.json, json.dumps(data, indent=2) + "\n")
