@@ -3,7 +3,7 @@
 Everything here is a *forward* formula; derivatives come from ``jax.grad`` /
 ``jax.vjp`` applied to these functions, never from hand-written code.
 
-Kink conventions (pinned by tests/test_oracle.py through ``jax.grad``):
+Kink conventions (pinned by tests/judge/test_oracle_kinks.py through ``jax.grad``):
 
 * relu'(0) = 0          (``jax.nn.relu`` has a custom JVP; ``jnp.maximum`` would give 0.5)
 * leaky_relu'(0) = 1    (``jax.nn.leaky_relu`` selects the ``x >= 0`` branch at 0)

@@ -236,5 +236,6 @@ def matrices(
 
 
 def like(m: np.ndarray, seed: int, scale: float = 1.0) -> np.ndarray:
-    """A random upstream gradient shaped and typed like ``m`` (never all ones: see DESIGN §3)."""
+    """A random upstream gradient shaped and typed like ``m``, never all ones: ones pulled back
+    through softmax give exactly zero, so any softmax backward would pass."""
     return np.random.default_rng(seed).normal(0.0, scale, m.shape).astype(m.dtype)

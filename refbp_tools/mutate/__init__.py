@@ -24,11 +24,13 @@ from typing import Any
 # whole networks.  ``-x`` stops at the first failure, so the order is the speed.
 SUITE = (
     "tests/test_finite_differences.py",
+    "tests/test_losses.py",
+    "tests/test_purity.py",
     "tests/differential/test_functions.py",
+    "tests/differential/test_dense_layer.py",
     "tests/test_network.py",
     "tests/test_train.py",
     "tests/test_stability.py",
-    "tests/differential/test_mutation_killers.py",
     "tests/differential/test_properties.py",
     "tests/differential/test_training.py",
     "tests/differential/test_networks.py",

@@ -1,0 +1,1 @@
+"""What every test session sets up, one job per module; tests/conftest.py wires them in."""
