@@ -61,7 +61,7 @@ from oracle.numeric import numeric_backprop  # noqa: E402
 
 # The engine needs Hypothesis (the verify extra); the oracle itself does not.
 try:
-    from oracle.engine import check_backprop, check_case  # noqa: E402
+    from oracle.engine import check_backprop, check_case
 except ImportError:  # pragma: no cover - an oracle-only install
     pass
 
@@ -87,10 +87,10 @@ __all__ = [
     "backprop_fast",
     "backprop_fast_async",
     "backprop_many",
-    "check_backprop",
-    "check_case",
     "buckets_for",
     "cache_hit_count",
+    "check_backprop",
+    "check_case",
     "compile_count",
     "compile_stats",
     "dense_vjp",

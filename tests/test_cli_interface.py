@@ -75,9 +75,9 @@ def describe(parser: argparse.ArgumentParser | None = None) -> dict[str, Any]:
 
 
 def test_the_command_line_is_the_one_written_down() -> None:
-    """Kills mutants of every ``add_arguments`` (a flag renamed, a default, type, choice or
-    help text changed or dropped) and of ``cli.build_parser`` (prog, description, metavar,
-    the command's own description)."""
+    """Every ``add_arguments`` (each flag's name, default, type, choices and help text) and
+    ``cli.build_parser`` (prog, description, metavar, each command's own description) as
+    recorded in tests/cli_interface.json."""
     want = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
     got = json.loads(json.dumps(describe()))
     assert got == want, (
