@@ -43,7 +43,3 @@ def raises(exc: type[BaseException], *parts: str) -> Any:
     """pytest.raises for ``exc`` whose message contains every part, in order."""
     return pytest.raises(exc, match=".*".join(re.escape(p) for p in parts))
 
-
-def exactly(exc: type[BaseException], message: str) -> Any:
-    """pytest.raises for ``exc`` whose message is exactly ``message``."""
-    return pytest.raises(exc, match=f"^{re.escape(message)}$")
