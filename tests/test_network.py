@@ -1,8 +1,8 @@
-"""The public contract of DESIGN.md §2, checked from the outside.
+"""The public contract (docs/contract.md), checked from the outside.
 
 Names, shapes and dtypes of everything ``MLP``, ``MLP.init``, ``predict``, ``backprop`` and
 ``train`` return; the forward maps and loss values against the formulas written in
-DESIGN.md (independent NumPy, no refbp code); and the two promises "nothing passed in is
+the contract (independent NumPy, no refbp code); and the two promises "nothing passed in is
 mutated" and "two calls on the same data return identical results", over random shapes.
 Gradients are checked in test_finite_differences.py.  refbp alone: no JAX, no oracle.
 """
@@ -44,7 +44,7 @@ def targets_for(loss: str, rng: np.random.Generator, shape: tuple[int, int]) -> 
 
 
 def test_registries_hold_the_contracts_names() -> None:
-    """Every name DESIGN.md §2 promises is registered (more may be added)."""
+    """Every name the contract (docs/contract.md) promises is registered (more may be added)."""
     assert CONTRACT_ACTIVATIONS <= set(refbp.ACTIVATIONS)
     assert CONTRACT_LOSSES <= set(refbp.LOSSES)
 
@@ -125,7 +125,7 @@ def test_train_returns_one_float_per_epoch() -> None:
     assert refbp.train(net, X, Y, epochs=0) == []
 
 
-# --- the forward maps and the loss table of DESIGN.md §2, in independent NumPy ------------
+# --- the forward maps and the loss table of the contract (docs/contract.md), in independent NumPy ------------
 
 
 @pytest.mark.parametrize("name", sorted(refbp.ACTIVATIONS))

@@ -3,7 +3,7 @@
 Every function takes and returns mpmath numbers and is evaluated at the caller's working
 precision (the caller holds an ``mp.workdps`` context).  Nothing here rounds to a float.
 
-The formulas are the contract's (docs: DESIGN.md §2), in forms with no cancellation that
+The formulas are the contract's (docs/contract.md), in forms with no cancellation that
 the precision would have to absorb:
 
 * σ'(z) = σ(z) σ(−z) and tanh'(z) = sech² z: both factors are computed directly, so the

@@ -51,10 +51,14 @@ def test_sensitivity_is_measured_from_its_base_not_from_the_judged_reference() -
     model = _R(2.0)  # a bug model: far from the oracle
     sens = Sensitivity(runs=[moved], base=oracle)
     fams = ("loss", "delta", "grad_W", "grad_b", "grad_X")
-    ms = judge(model, model, dtype=np.float64, depth=1, width=2, families=fams, sensitivity=lambda: sens)
+    ms = judge(
+        model, model, dtype=np.float64, depth=1, width=2, families=fams, sensitivity=lambda: sens
+    )
     assert all(m.passed for m in ms)  # identical: the sensitivity is never needed
     got = _R(2.0 + 1e-6)
-    ms = judge(got, model, dtype=np.float64, depth=1, width=2, families=fams, sensitivity=lambda: sens)
+    ms = judge(
+        got, model, dtype=np.float64, depth=1, width=2, families=fams, sensitivity=lambda: sens
+    )
     assert not any(m.passed for m in ms), "s measured against the model itself would excuse this"
     assert all(m.sensitivity == pytest.approx(1.0 * np.sqrt(m.expected.size), rel=1e-6) for m in ms)
 
