@@ -264,9 +264,20 @@ def softmax_forward(z: FloatArray) -> FloatArray:
 
 
 def softmax_vjp(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
-    """dC/dz = a ⊙ (g − Σ_j g_j a_j) per row: the vector-Jacobian product of softmax."""
-    ga: FloatArray = (g * a).sum(axis=1, keepdims=True)
-    return a * (g - ga)
+    """dC/dz = a ⊙ (g − Σ_j g_j a_j) per row: the vector-Jacobian product of softmax,
+    computed as a ⊙ (h − Σ_j h_j a_j) with h = g − g_m, m the column of the row's largest a.
+
+    The two are equal because Σ_j a_j = 1, but g − Σ g a cancels where a is nearly one-hot:
+    in the column m, g_m − Σ g a = Σ_{j≠m} a_j (g_m − g_j) is of the size of the small a_j,
+    and the rounding of g_m a_m (of the size of g_m) is left in it whole (|z| = 35 in float64:
+    five digits of sixteen).  With h_m = 0 exactly, the column m is −a_m Σ_{j≠m} a_j h_j, a
+    sum of small terms, and a constant g gives exactly 0 as it should.
+    """
+    rows = np.arange(len(a))
+    h = g - g[rows, a.argmax(axis=1)][:, None]
+    ha: FloatArray = (h * a).sum(axis=1, keepdims=True)
+    out: FloatArray = a * (h - ha)
+    return out
 
 
 # --- the table --------------------------------------------------------------------------
@@ -321,7 +332,7 @@ _TABLE: tuple[Activation, ...] = (
     ),
     Activation(
         "softmax", softmax_forward, None, vjp=softmax_vjp, output_range=(0.0, 1.0),
-        fast_forward=kernels.softmax,
+        fast_forward=kernels.softmax, fast_backward=kernels.softmax_backward,
     ),
 )  # fmt: skip
 

@@ -45,6 +45,7 @@ __all__ = [
     "silu",
     "silu_backward",
     "softmax",
+    "softmax_backward",
     "softplus",
     "softplus_backward",
     "tanh_backward",
@@ -342,3 +343,15 @@ def softmax(z: FloatArray) -> FloatArray:
     np.exp(e, out=e)
     e /= e.sum(axis=1, keepdims=True)
     return e
+
+
+def softmax_backward(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
+    """a ⊙ (h − Σ_j h_j a_j), h = g − g_m with m the column of each row's largest a: the
+    reference's shifted form (refbp.activations.softmax_vjp), in one fresh array."""
+    rows = np.arange(len(a))
+    h: FloatArray = g - g[rows, a.argmax(axis=1)][:, None]
+    ha = h * a
+    total = np.add.reduce(ha, axis=1)
+    np.subtract(h, total[:, None], out=h)
+    h *= a
+    return h

@@ -113,26 +113,28 @@ def softmax_cross_entropy_grad(a: FloatArray, y: FloatArray) -> FloatArray:
 
 
 def sigmoid_cross_entropy_value(a: FloatArray, y: FloatArray) -> FloatArray:
-    """(1/B) Σ [max(a, 0) − y a + log1p(e^{−|a|})], per entry (the first two terms cancel
-    exactly where they should: y = 1, a ≫ 0), with the vectorised log1p, block by block."""
+    """(1/B) Σ [log1p(e^{−|a|}) + |a| |[a ≥ 0] − y|]: the reference's sum of non-negative
+    terms, with the vectorised log1p, block by block."""
     return blockwise_sum(_sigmoid_cross_entropy_terms, a, y, temporaries=4) / len(a)
 
 
 def _sigmoid_cross_entropy_terms(a: FloatArray, y: FloatArray) -> FloatArray:
-    e = np.abs(a)
-    np.negative(e, out=e)
+    abs_a = np.abs(a)
+    e = np.negative(abs_a)
     np.exp(e, out=e)
     t = log1p(e)
-    t += np.maximum(a, 0.0)
-    np.multiply(y, a, out=e)
-    t -= e
+    np.subtract(a >= 0, y, out=e)
+    np.abs(e, out=e)  # 1 − y where a ≥ 0, y where a < 0
+    e *= abs_a
+    t += e
     return t
 
 
 def sigmoid_cross_entropy_grad(a: FloatArray, y: FloatArray) -> FloatArray:
-    """((1 − y) σ(a) − y σ(−a)) / B, σ(±a) = max(e, [±a ≥ 0]) / (1 + e), e = exp(−|a|)."""
+    """(s − c) / B, negated where a ≥ 0, with s = e/(1 + e), e = exp(−|a|), and
+    c = |[a ≥ 0] − y|: the reference's (1 − y) − s where a ≥ 0 and s − y where a < 0."""
     batch = len(a)
-    return blockwise(lambda ab, yb: _sigmoid_cross_entropy_grad(ab, yb, batch), a, y, temporaries=4)
+    return blockwise(lambda ab, yb: _sigmoid_cross_entropy_grad(ab, yb, batch), a, y, temporaries=3)
 
 
 def _sigmoid_cross_entropy_grad(a: FloatArray, y: FloatArray, batch: int) -> FloatArray:
@@ -140,16 +142,14 @@ def _sigmoid_cross_entropy_grad(a: FloatArray, y: FloatArray, batch: int) -> Flo
     np.negative(e, out=e)
     np.exp(e, out=e)
     d = e + 1.0
-    s = np.maximum(e, a >= 0)  # numerator of σ(a)
-    s /= d
-    np.maximum(e, a < 0, out=e)  # numerator of σ(−a)
-    e /= d
-    e *= y
-    g = 1.0 - y
-    g *= s
-    g -= e
-    g /= batch
-    return g
+    e /= d  # s = σ(−|a|)
+    pos = a >= 0
+    np.subtract(pos, y, out=d)
+    np.abs(d, out=d)  # c
+    e -= d
+    np.negative(e, out=e, where=pos)
+    e /= batch
+    return e
 
 
 def binary_cross_entropy_value(a: FloatArray, y: FloatArray) -> FloatArray:

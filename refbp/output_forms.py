@@ -58,12 +58,17 @@ def _sigmoid_pair(z: FloatArray) -> tuple[FloatArray, FloatArray]:
 
 
 def _sigmoid_bce_value(z: FloatArray, a: FloatArray, y: FloatArray) -> FloatArray:
-    """C = (1/B) Σ [max(z, 0) − y z + log1p(e^{−|z|})]: −[y log σ(z) + (1 − y) log(1 − σ(z))]
-    written in z, finite for every finite z."""
-    e = np.exp(-np.abs(z))
+    """C = (1/B) Σ [y softplus(−z) + (1 − y) softplus(z)]: −[y log σ(z) + (1 − y) log(1 − σ(z))]
+    written in z, finite for every finite z.  Per entry log1p(e^{−|z|}) + |z| c with c = 1 − y
+    where z ≥ 0 and y where z < 0 (|[z ≥ 0] − y| for y in [0, 1]): terms ≥ 0, so a loss near
+    its minimum (y = 1, z ≫ 0: C ≈ e^{−z}) keeps its digits, where softplus(z) − y z would
+    subtract two numbers near z."""
+    abs_z = np.abs(z)
+    e = np.exp(-abs_z)
     t = log1p(e)
-    t += np.maximum(z, 0.0)
-    t -= y * z
+    c = np.abs((z >= 0) - y)
+    c *= abs_z
+    t += c
     return np.asarray(t.sum()) / len(z)
 
 
