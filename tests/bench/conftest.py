@@ -26,7 +26,7 @@ from tests.bench import cases
 _SETTLE_SECONDS = 0.2
 # The retry pass gives up after this many waits in a row that ended with the machine still
 # busy: a neighbour that stays is not waited out one benchmark at a time.
-_GIVE_UP_AFTER = 6
+_GIVE_UP_AFTER = 12
 _busy_waits_in_a_row = 0
 
 
