@@ -10,6 +10,10 @@ between mutants.
 
 Before the mutants, the same suite runs once on an unmutated copy: a test that already fails
 there cannot kill anything and is deselected for the mutants (and named in the report).
+
+The report (mutation.md and .json) goes under ``--reports`` (default ``.refbp/`` in the
+current directory, which git ignores, so a run leaves the checkout clean);
+``--reports reports`` regenerates the project's committed reference.
 """
 
 from __future__ import annotations
@@ -67,7 +71,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--root", type=Path, default=None, help="project checkout (default: this one)")
     p.add_argument(
-        "--reports", type=Path, default=None, help="report directory (default: reports/)"
+        "--reports",
+        type=Path,
+        default=Path(".refbp"),
+        metavar="DIR",
+        help="where mutation.md and .json go (default: .refbp, in the current directory; "
+        "`--reports reports` regenerates the project's reference report)",
     )
     p.add_argument("--list", action="store_true", help="list the catalogue and exit")
     p.add_argument(
@@ -292,7 +301,7 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.only:
         meta["only"] = list(args.only)
-    reports: Path = args.reports or (root / "reports")
+    reports: Path = args.reports
     write_reports(results, reports / "mutation.md", reports / "mutation.json", meta)
     print(f"refbp mutate: {counts} in {total:.1f} s; wrote {reports / 'mutation.md'}")
     bad = [r.name for r in results if r.status in ("survived", "error")]

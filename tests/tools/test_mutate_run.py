@@ -42,9 +42,9 @@ def test_already_failing():
 
 @pytest.mark.parametrize("scale", [1.0])
 def test_relu_prime_at_zero(scale):
-    relu = get_activation("relu")
+    forward, backward = get_activation("relu").functions  # what the network runs
     z = np.array([[-1.0, 0.0, 2.0]])
-    assert relu.backward(z, relu.forward(z), scale * np.ones_like(z)).tolist() == [[0, 0, 1]]
+    assert backward(z, forward(z), scale * np.ones_like(z)).tolist() == [[0, 0, 1]]
 
 
 def test_sleeps_when_asked():
@@ -66,8 +66,8 @@ if os.environ.get("REFBP_FAKE_BROKEN"):  # a collection error, with a long messa
 def test_says_which_copies_reach_it():
     log = os.environ.get("REFBP_FAKE_LOG")
     if log:
-        source = (Path(refbp.__file__).parent / "activations.py").read_text(encoding="utf-8")
-        kind = "relu-mutant" if "(z >= 0)" in source else "other"
+        source = (Path(refbp.__file__).parent / "kernels.py").read_text(encoding="utf-8")
+        kind = "relu-mutant" if "g * (z >= 0)" in source else "other"
         with open(log, "a", encoding="utf-8") as f:
             f.write(f"{kind} {Path.cwd().name[:13]}\\n")
 
@@ -216,11 +216,13 @@ def test_green_baseline_over_the_whole_catalogue(
 ) -> None:
     """No --only: every catalogue entry runs (a five-entry catalogue here).  A baseline with
     no failing test is "green"; it gets twice the per-mutant timeout and no -x.  Reports go
-    to the checkout's reports/ by default; "kills by test" lists the most kills first; a
-    mutant whose pytest run cannot start (exit 2-4, no test named) is an error, and fails the run."""
+    to .refbp/ in the current directory by default, never into the checkout; "kills by test"
+    lists the most kills first; a mutant whose pytest run cannot start (exit 2-4, no test
+    named) is an error, and fails the run."""
     from refbp.cli import main
 
     monkeypatch.setenv("REFBP_FAKE_GREEN", "1")
+    monkeypatch.chdir(tmp_path)
     relu, elu = (next(m for m in mut.CATALOGUE if m.name == n)
                  for n in ("relu_prime_at_zero_is_one", "elu_prime_at_zero_ge"))  # fmt: skip
     second = "tests/test_network.py"
@@ -261,7 +263,8 @@ def test_green_baseline_over_the_whole_catalogue(
              "plant_error"]  # fmt: skip
     assert calls == [(None, 100.0, [], {"stop_first": False})] + [(n, 50.0, [], {}) for n in names]
     assert most[0] == 1  # --jobs 1: one copy at a time
-    reports = fake_project / "reports"
+    reports = tmp_path / ".refbp"
+    assert not (fake_project / "reports").exists() and not (fake_project / ".refbp").exists()
     data = json.loads((reports / "mutation.json").read_text(encoding="utf-8"))
     assert (reports / "mutation.md").is_file()
     assert [r["status"] for r in data["results"]] == [
@@ -272,7 +275,6 @@ def test_green_baseline_over_the_whole_catalogue(
     kills = data["meta"]["kills by test"]
     assert list(kills.items()) == [(f"{second}::test_the_copy_is_imported", 2), (_KILLER_TEST, 1)]
     assert "only" not in data["meta"]
-    shutil.rmtree(reports)
 
 
 def test_a_baseline_that_cannot_run_stops_the_run(
@@ -376,8 +378,8 @@ def test_a_stale_catalogue_stops_the_run_before_any_copy(
 ) -> None:
     root = tmp_path / "project"
     shutil.copytree(ROOT / "refbp", root / "refbp", ignore=shutil.ignore_patterns("__pycache__"))
-    target = root / "refbp" / "activations.py"
     relu = next(m for m in mut.CATALOGUE if m.name == "relu_prime_at_zero_is_one")
+    target = root / relu.path
     target.write_text(target.read_text(encoding="utf-8").replace(relu.old, "", 1), "utf-8")
     assert _mutate(root, tmp_path / "reports") == 2
     out = capsys.readouterr().out
