@@ -9,7 +9,7 @@ things that matter: shapes, names, scales, zeros (which put pre-activations exac
 kinks) and saturation.
 
 Random draws never contain subnormals (normal and uniform draws at these scales cannot
-produce them, and ``_no_subnormals`` checks); the subnormal boundary is tested explicitly.
+produce them, and ``no_subnormals`` checks); the subnormal boundary is tested explicitly.
 
 Registries drive everything: activations and losses come from ``refbp.ACTIVATIONS`` and
 ``refbp.LOSSES``, target domains from ``oracle.domains``.
@@ -25,7 +25,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 import refbp
-from oracle.domains import PROBABILITY_ACTIVATIONS, PROBABILITY_OUTPUT_LOSSES, TARGET_KINDS
+from oracle.domains import PROBABILITY_ACTIVATIONS, PROBABILITY_OUTPUT_LOSSES
+from oracle.engine.cases import Structure as EngineStructure
+from oracle.engine.cases import fill as engine_fill
+from oracle.engine.cases import no_subnormals
+from oracle.engine.cases import targets as targets  # re-exported: the tests draw targets here
 
 ACTIVATION_NAMES: tuple[str, ...] = tuple(sorted(refbp.ACTIVATIONS))
 LOSS_NAMES: tuple[str, ...] = tuple(sorted(refbp.LOSSES))
@@ -118,58 +122,19 @@ def structures(
     return Structure(sizes, (*hidden, out), loss_name, dt, batch)
 
 
-def _no_subnormals(a: np.ndarray) -> np.ndarray:
-    tiny = np.finfo(a.dtype).tiny
-    assert not ((a != 0) & (np.abs(a) < tiny)).any(), "a random draw produced a subnormal"
-    return a
-
-
-def targets(rng: np.random.Generator, loss: str, shape: tuple[int, int]) -> np.ndarray:
-    """Float64 targets valid for ``loss``: reals, numbers in [0, 1], or probability rows."""
-    kind = TARGET_KINDS[loss]
-    B, O = shape
-    if kind == "real":
-        return rng.normal(0.0, 1.0, shape)
-    if kind == "unit_interval":
-        y = rng.uniform(0.0, 1.0, shape)
-        # the ends of the interval are valid and exercise the log terms' edges
-        y[rng.random(shape) < 0.2] = 0.0
-        y[rng.random(shape) < 0.2] = 1.0
-        return y
-    # probability rows: half one-hot, half soft
-    if rng.random() < 0.5:
-        return np.eye(O)[rng.integers(0, O, B)]
-    p = rng.gamma(1.0, 1.0, shape) + 1e-3
-    return p / p.sum(axis=1, keepdims=True)
-
-
 def fill(
     structure: Structure, seed: int, gain: float, x_scale: float, zero_share: float
 ) -> NetCase:
-    """The numbers of a case: drawn in float64, then rounded once to the case's dtype.
-
-    Weights ~ N(0, gain²/fan_in) keep every pre-activation's spread near gain·x_scale, so
-    units are neither all saturated nor all linear.  ``zero_share`` of the inputs and biases
-    are set to exactly 0: a row of zero inputs with zero biases puts z exactly on the kinks.
-    """
-    rng = np.random.default_rng(seed)
+    """The numbers of a case, drawn as the engine draws them (``oracle.engine.cases.fill``):
+    in float64, then rounded once to the case's dtype; ``zero_share`` of the inputs and
+    biases exactly 0, so that z lands on the kinks."""
     s = structure
-    ws, bs = [], []
-    for fan_in, fan_out in zip(s.sizes[:-1], s.sizes[1:], strict=True):
-        ws.append(rng.normal(0.0, gain / np.sqrt(fan_in), (fan_in, fan_out)))
-        b = rng.normal(0.0, 0.5, fan_out)
-        b[rng.random(fan_out) < zero_share] = 0.0
-        bs.append(b)
-    X = rng.normal(0.0, x_scale, (s.batch, s.sizes[0]))
-    X[rng.random(X.shape) < zero_share] = 0.0
-    if zero_share > 0 and s.batch > 1:
-        X[rng.integers(0, s.batch)] = 0.0  # at least one all-zero row
-    Y = targets(rng, s.loss, (s.batch, s.sizes[-1]))
-    dt = s.dtype
-    cast = [_no_subnormals(np.asarray(a, dtype=dt)) for a in (*ws, *bs, X, Y)]
-    L = s.depth
+    drawn = engine_fill(
+        EngineStructure(s.sizes, s.activations, s.loss, np.dtype(s.dtype).name, s.batch),
+        seed, gain, x_scale, zero_share,
+    )  # fmt: skip
     return NetCase(
-        s, cast[:L], cast[L : 2 * L], cast[-2], cast[-1], seed, (gain, x_scale), zero_share
+        s, drawn.weights, drawn.biases, drawn.X, drawn.Y, seed, (gain, x_scale), zero_share
     )
 
 
@@ -232,7 +197,7 @@ def matrices(
     rng = np.random.default_rng(seed)
     m = rng.normal(0.0, sc, (rows, cols))
     m[rng.random(m.shape) < zero_share] = 0.0
-    return _no_subnormals(m.astype(dt))
+    return no_subnormals(m.astype(dt))
 
 
 def like(m: np.ndarray, seed: int, scale: float = 1.0) -> np.ndarray:

@@ -19,11 +19,10 @@ from typing import Any
 import numpy as np
 
 from oracle.engine.cases import Case
-from oracle.engine.reference import magnitudes, output_rounding
+from oracle.engine.reference import judge_case, magnitudes, output_rounding
 from oracle.engine.tolerance import (
     Measurement,
     Sensitivity,
-    judge,
     once,
     perturbation,
     unit_roundoff,
@@ -99,16 +98,7 @@ def arbitrate(
     if found is None:
         return None
     ref, sens = found
-    s = case.structure
-    ms = judge(
-        got,
-        ref,
-        dtype=s.dtype,
-        depth=s.depth,
-        width=max(*s.sizes, s.batch),
-        families=families,
-        sensitivity=sens,
-    )
+    ms = judge_case(case, got, ref, families, sens)
     passes = all(m.passed for m in ms)
     bad = next((m for m in against_oracle if not m.passed), None)
     exact_m = next((m for m in ms if bad is not None and m.quantity == bad.quantity), None)

@@ -7,7 +7,7 @@ exact zeros, drawn by Hypothesis so that it can shrink them.  Drawing numbers fr
 rather than entry by entry keeps examples cheap while Hypothesis still controls what
 matters: shapes, names, scales, zeros (which put pre-activations exactly on the kinks) and
 saturation.  Random draws never contain subnormals (XLA flushes them to zero under jit;
-``_no_subnormals`` checks).
+``no_subnormals`` checks).
 
 Kink cases are built on purpose: W = I and b = 0 make the first layer's z equal to X, so
 chosen entries of X land exactly on each kink.
@@ -32,6 +32,7 @@ __all__ = [
     "fill",
     "kink_case",
     "network_groups",
+    "no_subnormals",
     "structures",
     "targets",
     "variants",
@@ -129,7 +130,8 @@ def structures(draw: st.DrawFn, caps: Capabilities, loss: str, dtype: str) -> St
     return Structure(sizes, (*(str(h) for h in hidden), str(out)), loss, dtype, batch)
 
 
-def _no_subnormals(a: np.ndarray) -> np.ndarray:
+def no_subnormals(a: np.ndarray) -> np.ndarray:
+    """``a`` itself, after checking a random draw held no subnormal (XLA would flush it)."""
     tiny = np.finfo(a.dtype).tiny
     if ((a != 0) & (np.abs(a) < tiny)).any():
         raise AssertionError("a random draw produced a subnormal")
@@ -174,7 +176,7 @@ def fill(s: Structure, seed: int, gain: float, x_scale: float, zero_share: float
     if zero_share > 0 and s.batch > 1:
         X[rng.integers(0, s.batch)] = 0.0  # at least one all-zero row
     Y = targets(rng, s.loss, (s.batch, s.sizes[-1]))
-    cast = [_no_subnormals(np.asarray(a, dtype=s.dtype)) for a in (*ws, *bs, X, Y)]
+    cast = [no_subnormals(np.asarray(a, dtype=s.dtype)) for a in (*ws, *bs, X, Y)]
     L = s.depth
     return Case(s, cast[:L], cast[L : 2 * L], cast[-2], cast[-1], seed, (gain, x_scale), zero_share)
 

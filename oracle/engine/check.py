@@ -22,12 +22,11 @@ from oracle.engine import arbiter
 from oracle.engine.cases import Case, variants
 from oracle.engine.diagnosis import NONE, Diagnosis, Evidence, diagnose
 from oracle.engine.protocol import ProtocolError, Target, TargetResult, Unsupported
-from oracle.engine.reference import dispatch, representable, sensitivity
+from oracle.engine.reference import dispatch, judge_case, representable, sensitivity
 from oracle.engine.tolerance import (
     FAMILIES,
     Measurement,
     Quantity,
-    judge,
     once,
     quantities,
     unit_roundoff,
@@ -151,13 +150,8 @@ def _evidence_on(target: Target, case: Case) -> Evidence | None:
     families = _families(got)
     if not representable(case, ref) or wrong_shapes(got, ref, families):
         return None
-    s = case.structure
     sens = once(lambda: sensitivity(case, ref))
-    ms = judge(
-        got, ref, dtype=s.dtype, depth=s.depth, width=max(*s.sizes, s.batch),
-        families=families, sensitivity=sens,
-    )  # fmt: skip
-    return Evidence(case, got, ref, ms, families, sens)
+    return Evidence(case, got, ref, judge_case(case, got, ref, families, sens), families, sens)
 
 
 def _families(res: TargetResult) -> tuple[str, ...]:
@@ -248,10 +242,7 @@ def _check(target: Target, case: Case, pending: PendingResult, repeat: bool, pro
             evidence=lambda: [Evidence(case, got, ref, [], families, sens)],
             shapes=bad_shapes,
         )
-    width = max(*s.sizes, s.batch)
-    ms = judge(
-        got, ref, dtype=s.dtype, depth=s.depth, width=width, families=families, sensitivity=sens
-    )
+    ms = judge_case(case, got, ref, families, sens)
     outcome = "checked"
     if not all(m.passed for m in ms):
         if kink_ambiguous(case):

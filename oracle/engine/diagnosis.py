@@ -31,11 +31,11 @@ import numpy as np
 
 from oracle.engine.bugs import STRUCTURAL, Bug, kink_slopes, model_backprop
 from oracle.engine.cases import Case
+from oracle.engine.reference import judge_case
 from oracle.engine.tolerance import (
     Measurement,
     Quantity,
     Sensitivity,
-    judge,
     wrong_shapes,
 )
 from oracle.fast import forward_fast
@@ -168,11 +168,7 @@ def _fit(e: Evidence, bug: Bug, trace: Any) -> float | None:
     model = model_backprop(e.case, trace, bug)
     if model is None or wrong_shapes(e.got, model, e.families):
         return None
-    s = e.case.structure
-    ms = judge(
-        e.got, model, dtype=s.dtype, depth=s.depth, width=max(*s.sizes, s.batch),
-        families=e.families, sensitivity=e.sensitivity,
-    )  # fmt: skip
+    ms = judge_case(e.case, e.got, model, e.families, e.sensitivity)
     return max((m.ratio for m in ms), default=0.0) if all(m.passed for m in ms) else None
 
 

@@ -22,8 +22,8 @@ from oracle.engine.cases import Case, fill, structures
 from oracle.engine.check import Disagreement, Outcome, kink_ambiguous
 from oracle.engine.diagnosis import Evidence
 from oracle.engine.protocol import Capabilities, ProtocolError, Target, Unsupported
-from oracle.engine.reference import representable
-from oracle.engine.tolerance import judge, wrong_shapes
+from oracle.engine.reference import judge_case, representable
+from oracle.engine.tolerance import wrong_shapes
 
 __all__ = ["available", "check_exact", "exact_cases"]
 
@@ -92,16 +92,7 @@ def _check(target: Target, case: Case) -> Outcome:
     families = checks._families(got)
     if wrong_shapes(got, ref, families):
         return checks.check_case(target, case, prop="exact")  # the oracle path reports shapes
-    s = case.structure
-    ms = judge(
-        got,
-        ref,
-        dtype=s.dtype,
-        depth=s.depth,
-        width=max(*s.sizes, s.batch),
-        families=families,
-        sensitivity=sens,
-    )
+    ms = judge_case(case, got, ref, families, sens)
     if all(m.passed for m in ms):
         return Outcome("checked", ms, got.returned())
     if kink_ambiguous(case):

@@ -9,15 +9,18 @@ magnitudes of the summed terms (M), and the loss value's sensitivity to rounding
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from oracle.domains import PROBABILITY_OUTPUT_LOSSES
 from oracle.engine.cases import Case
 from oracle.engine.tolerance import (
+    Measurement,
     Quantity,
     Sensitivity,
+    judge,
     norm,
     perturbation,
     perturbed_copies,
@@ -34,7 +37,22 @@ from oracle.fast import (
 from oracle.functions import ACTIVATION_SPECS, LOSS_SPECS
 from oracle.network import OracleResult
 
-__all__ = ["dispatch", "magnitudes", "output_rounding", "sensitivity"]
+__all__ = ["dispatch", "judge_case", "magnitudes", "output_rounding", "sensitivity"]
+
+
+def judge_case(
+    case: Case,
+    got: Any,
+    ref: Any,
+    families: Sequence[str],
+    sens: Callable[[], Sensitivity] | None,
+) -> list[Measurement]:
+    """The tolerance model applied to ``got`` against ``ref`` on ``case``'s structure."""
+    s = case.structure
+    return judge(
+        got, ref, dtype=s.dtype, depth=s.depth, width=max(*s.sizes, s.batch),
+        families=families, sensitivity=sens,
+    )  # fmt: skip
 
 
 def dispatch(case: Case) -> PendingResult:
