@@ -129,9 +129,16 @@ def _suite(copy: Path, deselect: list[str]) -> list[str]:
 
 
 def _run_copy(
-    root: Path, mutation: Any, timeout: float, deselect: list[str], stop_first: bool = True
+    root: Path,
+    mutation: Any,
+    timeout: float,
+    deselect: list[str],
+    stop_first: bool = True,
+    *,
+    sources: Path | None = None,
 ) -> tuple[int | None, str, float]:
-    """(returncode or None on timeout, pytest output, seconds) for one (mutated) copy."""
+    """(returncode or None on timeout, pytest output, seconds) for one (mutated) copy of
+    ``sources`` (default ``root``); the JAX cache is ``root``'s."""
     import subprocess
     import tempfile
 
@@ -139,7 +146,7 @@ def _run_copy(
 
     with tempfile.TemporaryDirectory(prefix="refbp-mutant-") as tmp:
         copy = Path(tmp)
-        _copy_project(root, copy)
+        _copy_project(sources or root, copy)
         if mutation is not None:
             apply_mutation(mutation, copy)
         cmd = _suite(copy, deselect)
@@ -222,14 +229,9 @@ def _judge(mutation: Any, code: int | None, output: str, seconds: float) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from concurrent.futures import ThreadPoolExecutor
+    import tempfile
 
-    from refbp_tools.mutate.catalogue import (
-        CATALOGUE,
-        MutationResult,
-        catalogue_problems,
-        write_reports,
-    )
+    from refbp_tools.mutate.catalogue import CATALOGUE, catalogue_problems
 
     root: Path = (args.root or _project_root()).resolve()
     if args.list:
@@ -237,12 +239,6 @@ def run(args: argparse.Namespace) -> int:
             mark = "  (equivalent)" if m.equivalent else ""
             print(f"{m.name:38s} {m.path:22s} {m.description}{mark}")
         return 0
-    problems = catalogue_problems(root)
-    if problems:
-        print("refbp mutate: the catalogue does not apply to the current sources:")
-        for p in problems:
-            print(f"  {p}")
-        return 2
     chosen = list(CATALOGUE)
     if args.only:
         unknown = sorted(set(args.only) - {m.name for m in CATALOGUE})
@@ -250,36 +246,81 @@ def run(args: argparse.Namespace) -> int:
             print(f"refbp mutate: unknown mutation(s) {unknown}; see `refbp mutate --list`")
             return 2
         chosen = [m for m in CATALOGUE if m.name in set(args.only)]
-    jobs = max(1, int(args.jobs))
     started = time.perf_counter()
-    print(f"refbp mutate: the copies import {_smoke(root)}")
+    # One snapshot of the sources for the whole run: the baseline and every mutant see the
+    # same files, whatever is edited in the checkout meanwhile.
+    with tempfile.TemporaryDirectory(prefix="refbp-mutate-sources-") as tmp:
+        sources = Path(tmp)
+        _copy_project(root, sources)
+        problems = catalogue_problems(sources)
+        if problems:
+            print("refbp mutate: the catalogue does not apply to the current sources:")
+            for p in problems:
+                print(f"  {p}")
+            return 2
+        print(f"refbp mutate: the copies import {_smoke(sources)}")
+        baseline = _baseline(args, root, sources)
+        if baseline is None:
+            return 2
+        deselect, baseline_seconds = baseline
+        results = _mutants(args, root, sources, chosen, deselect)
+    total = time.perf_counter() - started
+    return _report(args, results, deselect, baseline_seconds, total)
 
+
+def _baseline(
+    args: argparse.Namespace, root: Path, sources: Path
+) -> tuple[list[str], float] | None:
+    """(tests to deselect, seconds) from the unmutated suite; None if it cannot run."""
     deselect: list[str] = list(args.deselect)
-    baseline_seconds = 0.0
-    if not args.no_baseline:
-        code, out, baseline_seconds = _run_copy(root, None, args.timeout * 2, [], stop_first=False)
-        if code is None:
-            print("refbp mutate: the unmutated suite timed out")
-            return 2
-        deselect = sorted(set(deselect) | set(_FAILED.findall(out)))
-        print(
-            f"refbp mutate: unmutated suite {baseline_seconds:.1f} s, "
-            + (f"{len(deselect)} already failing (deselected): {deselect}" if deselect else "green")
-        )
-        if code not in (0, 1):
-            print(out[-2000:])
-            return 2
+    if args.no_baseline:
+        return deselect, 0.0
+    code, out, seconds = _run_copy(
+        root, None, args.timeout * 2, [], stop_first=False, sources=sources
+    )
+    if code is None:
+        print("refbp mutate: the unmutated suite timed out")
+        return None
+    deselect = sorted(set(deselect) | set(_FAILED.findall(out)))
+    print(
+        f"refbp mutate: unmutated suite {seconds:.1f} s, "
+        + (f"{len(deselect)} already failing (deselected): {deselect}" if deselect else "green")
+    )
+    if code not in (0, 1):
+        print(out[-2000:])
+        return None
+    return deselect, seconds
+
+
+def _mutants(
+    args: argparse.Namespace, root: Path, sources: Path, chosen: list[Any], deselect: list[str]
+) -> list[Any]:
+    """Every chosen mutant's verdict, ``--jobs`` at a time, printed as each is reached."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from refbp_tools.mutate.catalogue import MutationResult
 
     def one(m: Any) -> MutationResult:
-        code, out, secs = _run_copy(root, m, args.timeout, deselect)
+        code, out, secs = _run_copy(root, m, args.timeout, deselect, sources=sources)
         r: MutationResult = _judge(m, code, out, secs)
         print(f"  {r.status:10s} {r.seconds:6.1f} s  {m.name}  {r.killed_by or ''}", flush=True)
         return r
 
+    jobs = max(1, int(args.jobs))
     print(f"refbp mutate: {len(chosen)} mutants, {jobs} at a time")
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = list(pool.map(one, chosen))
-    total = time.perf_counter() - started
+        return list(pool.map(one, chosen))
+
+
+def _report(
+    args: argparse.Namespace,
+    results: list[Any],
+    deselect: list[str],
+    baseline_seconds: float,
+    total: float,
+) -> int:
+    """Write the reports; exit 1 if a mutant survived or could not run, else 0."""
+    from refbp_tools.mutate.catalogue import write_reports
 
     counts: dict[str, int] = {}
     for r in results:
@@ -294,7 +335,7 @@ def run(args: argparse.Namespace) -> int:
         "counts": counts,
         "total seconds (wall, incl. baseline)": round(total, 1),
         "baseline seconds": round(baseline_seconds, 1),
-        "jobs": jobs,
+        "jobs": max(1, int(args.jobs)),
         "suite": " ".join(SUITE) + " (pytest -x; Hypothesis profile ci without shrinking)",
         "deselected (already failing unmutated)": deselect or "none",
         "kills by test": dict(sorted(by_test.items(), key=lambda kv: -kv[1])),

@@ -241,9 +241,13 @@ def test_green_baseline_over_the_whole_catalogue(
     lock = threading.Lock()
     real = cmd._run_copy
 
+    snapshots: set[Path] = set()
+
     def recorded(*a: Any, **k: Any) -> tuple[int | None, str, float]:
         with lock:
-            calls.append((a[1].name if a[1] else None, *a[2:], k))
+            snapshots.add(k["sources"])
+            calls.append((a[1].name if a[1] else None, *a[2:],
+                          {key: v for key, v in k.items() if key != "sources"}))  # fmt: skip
             active[0] += 1
             most[0] = max(most[0], active[0])
         try:
@@ -263,6 +267,10 @@ def test_green_baseline_over_the_whole_catalogue(
              "plant_error"]  # fmt: skip
     assert calls == [(None, 100.0, [], {"stop_first": False})] + [(n, 50.0, [], {}) for n in names]
     assert most[0] == 1  # --jobs 1: one copy at a time
+    # every copy comes from one snapshot of the sources taken at the start (edits in the
+    # checkout during a run reach no mutant), removed at the end
+    [snapshot] = snapshots
+    assert snapshot.name.startswith("refbp-mutate-sources-") and not snapshot.exists()
     reports = tmp_path / ".refbp"
     assert not (fake_project / "reports").exists() and not (fake_project / ".refbp").exists()
     data = json.loads((reports / "mutation.json").read_text(encoding="utf-8"))
