@@ -82,11 +82,15 @@ def huber_grad(a: FloatArray, y: FloatArray) -> FloatArray:
 
 def softmax_cross_entropy_value(a: FloatArray, y: FloatArray) -> FloatArray:
     """−(1/B) Σ_rows [Σ_j y_j s_j − log(Σ_j e^{s_j}) Σ_j y_j], s = a − max: the reference's
-    y · log softmax(a) summed by rows; both terms are ≤ 0, so nothing cancels."""
-    s = a - a.max(axis=1, keepdims=True)
+    y · log softmax(a) summed by rows; both terms are ≤ 0, so nothing cancels.  log Σ e^s is
+    log1p of the sum without the max's column, as in the reference."""
+    rows = np.arange(len(a))
+    m = a.argmax(axis=1)
+    s = a - a[rows, m][:, None]
     ys = np.einsum("ij,ij->i", y, s)
     np.exp(s, out=s)
-    log_total = np.log(np.add.reduce(s, axis=1))
+    s[rows, m] = 0.0  # its e^0 = 1 is the 1 of log1p
+    log_total = np.log1p(np.add.reduce(s, axis=1))
     log_total *= np.add.reduce(y, axis=1)
     ys -= log_total
     return -_total(ys) / len(a)

@@ -146,13 +146,24 @@ def huber_grad(a: FloatArray, y: FloatArray) -> FloatArray:
 
 
 def _log_softmax(a: FloatArray) -> FloatArray:
-    shifted: FloatArray = a - a.max(axis=1, keepdims=True)
-    row_sums: FloatArray = np.exp(shifted).sum(axis=1, keepdims=True)
-    return shifted - np.log(row_sums)
+    """log softmax(a) = s − log Σ e^s with s = a − max, per row, and log Σ e^s = log1p(r),
+    r = Σ_{j≠m} e^{s_j} the sum without the max's column m (its e^0 = 1 exactly)."""
+    rows = np.arange(len(a))
+    m = a.argmax(axis=1)
+    shifted: FloatArray = a - a[rows, m][:, None]
+    e = np.exp(shifted)
+    e[rows, m] = 0.0
+    log_total: FloatArray = np.log1p(e.sum(axis=1, keepdims=True))
+    return shifted - log_total
 
 
 def softmax_cross_entropy_value(a: FloatArray, y: FloatArray) -> FloatArray:
-    """C = −(1/B) Σ y · log softmax(a); a are logits, log-softmax after the max shift."""
+    """C = −(1/B) Σ y · log softmax(a); a are logits, log-softmax after the max shift.
+
+    log Σ e^s is log1p of the sum without the max's 1: a confident, correct row has
+    C ≈ r = 4e-10 (a logit 21 above the rest), which log(1 + r) would leave with the
+    rounding of 1 + r (six digits of sixteen in float64) and log1p(r) keeps whole.
+    """
     return -_sum(y * _log_softmax(a)) / len(a)
 
 
