@@ -309,3 +309,28 @@ def _check_softmax_bce_cases(dtype: type) -> None:
             scale = max(abs(float(v)) for v in exact)
             err = max(abs(mp.mpf(float(g)) - v) for g, v in zip(got, exact, strict=True))
             assert float(err) <= 2 * eps * scale, (zd, yd, got, exact)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("gap", [8.0, 21.5, 30.0])
+def test_softmax_bce_delta_of_a_confident_correct_row_against_exact(
+    gap: float, dtype: type
+) -> None:
+    """y one-hot at the largest logit, which leads the rest by ``gap``: 1 − p_max ≈ e^{−gap}
+    sets the size of every δᴸ entry.  Taken from the other exponentials (o/T) it keeps its
+    digits; as 1 − p it would keep those of 1 − e^{−gap} only (float64 at gap 21.5: 2e4 ε of
+    the row's scale; float32 at gap 30: 4e3 ε).  Every entry within 2 ε of the row's
+    largest |δ|, as for the random rows above."""
+    mp = pytest.importorskip("mpmath")
+    z = np.array([[-1.5, gap, -12.0, 0.0], [gap, 1.0, -3.0, 2.0]])
+    y = np.array([[0.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
+    net = refbp.MLP([np.eye(4, dtype=dtype)], [np.zeros(4)], ["softmax"], "binary_cross_entropy")
+    with strict_numerics():
+        bp = net.backprop(z, y)
+    eps = float(np.finfo(dtype).eps)
+    with mp.workdps(60):
+        _, deltas = _exact_softmax_bce(z.astype(dtype).astype(np.float64), y)
+        for got, exact in zip(bp.deltas[0], deltas, strict=True):
+            scale = max(abs(float(v)) for v in exact)
+            err = max(abs(mp.mpf(float(g)) - v) for g, v in zip(got, exact, strict=True))
+            assert float(err) <= 2 * eps * scale, (gap, got, exact)
