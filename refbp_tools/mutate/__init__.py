@@ -29,6 +29,8 @@ from typing import Any
 SUITE = (
     "tests/test_finite_differences.py",
     "tests/test_losses.py",
+    "tests/test_activations.py",
+    "tests/test_accuracy_vs_exact.py",
     "tests/test_purity.py",
     "tests/differential/test_functions.py",
     "tests/differential/test_dense_layer.py",

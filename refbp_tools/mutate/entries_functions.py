@@ -112,9 +112,16 @@ LOSSES: tuple[Mutation, ...] = (
     Mutation(
         "log_softmax_without_max_shift",
         _LOSS_K,
-        "s = a - a.max(axis=1, keepdims=True)",
-        "s = a.copy()",
-        "log-softmax in the cross-entropy value without the max shift (exp overflows)",
+        "    s = a - a[rows, m][:, None]\n"
+        '    ys = np.einsum("ij,ij->i", y, s)\n'
+        "    np.exp(s, out=s)\n"
+        "    s[rows, m] = 0.0  # its e^0 = 1 is the 1 of log1p\n"
+        "    log_total = np.log1p(np.add.reduce(s, axis=1))\n",
+        "    s = a.copy()\n"
+        '    ys = np.einsum("ij,ij->i", y, s)\n'
+        "    np.exp(s, out=s)\n"
+        "    log_total = np.log(np.add.reduce(s, axis=1))\n",
+        "log Σ e^a in the cross-entropy value without the max shift (exp overflows)",
     ),
 )
 
