@@ -7,8 +7,9 @@ docstring, and one line in the table ``_TABLE`` at the bottom.  These are the re
 forms; the network runs the kernels of ``refbp.loss_kernels`` where an entry has them, and
 tests/bench/test_fast_paths.py holds each kernel to its reference form.
 
-Stable forms: log-sum-exp with the max shift for softmax cross-entropy, softplus via
-logaddexp for the sigmoid cross-entropy on logits, log1p for log(1 − a).  No entry
+Stable forms: log-sum-exp with the max shift (and log1p of the sum without the max) for
+softmax cross-entropy, the sigmoid cross-entropy on logits as a sum of non-negative terms
+(y softplus(−a) + (1 − y) softplus(a)), log1p for log(1 − a).  No entry
 overflows, or warns, for outputs as large as ±1e4.
 
 An entry may also declare ``output_forms``: for a given output activation, C and δᴸ =

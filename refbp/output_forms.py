@@ -6,7 +6,8 @@ BP1 writes δᴸ = ∇ₐC ⊙ σ'(zᴸ).  For a sigmoid and binary cross-entrop
 rounded a while σ'(z) = e/(1 + e)² is computed from z, so the rounding of a no longer
 cancels (W = [[1]], b = [0], X = [[33]], Y = [[0.3]] in float64: relative error 8.7e-4), and
 once σ(z) rounds to 1 the loss itself is infinite although its exact value is finite.  In
-terms of z both are simple: C = softplus(z) − y z per entry and δᴸ = (σ(z) − y)/B.
+terms of z both are simple: C = y softplus(−z) + (1 − y) softplus(z) per entry (terms ≥ 0)
+and δᴸ = (σ(z) − y)/B.
 
 δᴸ is computed in a wider float than the network's (float64 for float32; the 64-bit-mantissa
 long double for float64 where the platform has one) and rounded once: rounding σ(z) to the
