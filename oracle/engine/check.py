@@ -43,6 +43,7 @@ class Outcome:
     """How a case ended when it did not disagree."""
 
     kind: str  # checked | unsupported | unrepresentable | kink_ambiguous | arbitrated | expected
+    #          | beyond_arbiter (exact property: a function oracle.exact does not have)
     measurements: list[Measurement] = field(default_factory=list)
     returned: tuple[str, ...] = ()
     expected_id: str | None = None
