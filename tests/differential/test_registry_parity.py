@@ -2,7 +2,9 @@
 
 Adding an activation or a loss is one entry in refbp (refbp/activations.py or refbp/losses.py)
 and one in the oracle (oracle/functions.py); every registry-driven test then picks it up.
-Each test here fails saying what to add where.
+The exact arbiter (oracle/exact/_functions.py) writes each function once more in mpmath, on
+purpose independently of JAX; until it has the entry the engine judges the function by the
+JAX oracle alone, and the test below says so.  Each test here fails saying what to add where.
 """
 
 from __future__ import annotations
@@ -35,6 +37,19 @@ def test_every_loss_has_a_target_domain() -> None:
     assert not missing, (
         f"losses {missing} have no target domain: give each LossSpec in oracle/functions.py "
         "targets= ('real', 'unit_interval' or 'probability_rows') so the strategies can draw them"
+    )
+
+
+def test_the_exact_arbiter_has_every_oracle_function() -> None:
+    pytest.importorskip("mpmath")
+    from oracle.exact import EXACT_ACTIVATIONS, EXACT_LOSSES
+
+    missing_a = sorted(set(functions.ACTIVATIONS) - set(EXACT_ACTIVATIONS))
+    missing_l = sorted(set(functions.LOSSES) - set(EXACT_LOSSES))
+    assert not (missing_a or missing_l), (
+        f"the exact arbiter lacks activations {missing_a} and losses {missing_l}: add an mpmath "
+        "form (value and derivative) for each to oracle/exact/_functions.py "
+        "(_ACTIVATION_LIST / the loss list), written from the formula, not from refbp or JAX"
     )
 
 
