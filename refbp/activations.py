@@ -275,7 +275,7 @@ def softmax_vjp(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
     """
     rows = np.arange(len(a))
     h = g - g[rows, a.argmax(axis=1)][:, None]
-    ha: FloatArray = (h * a).sum(axis=1, keepdims=True)
+    ha = (h[:, None, :] @ a[:, :, None])[:, 0]  # Σ_j h_j a_j per row, (B, 1)
     out: FloatArray = a * (h - ha)
     return out
 

@@ -347,11 +347,11 @@ def softmax(z: FloatArray) -> FloatArray:
 
 def softmax_backward(z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
     """a ⊙ (h − Σ_j h_j a_j), h = g − g_m with m the column of each row's largest a: the
-    reference's shifted form (refbp.activations.softmax_vjp), in one fresh array."""
+    reference's shifted form (refbp.activations.softmax_vjp), in one fresh array.  Σ h a
+    is a stack of row-by-column products, which BLAS sums without materialising h ⊙ a."""
     rows = np.arange(len(a))
     h: FloatArray = g - g[rows, a.argmax(axis=1)][:, None]
-    ha = h * a
-    total = np.add.reduce(ha, axis=1)
-    np.subtract(h, total[:, None], out=h)
+    total = h[:, None, :] @ a[:, :, None]  # (B, 1, 1)
+    np.subtract(h, total[:, 0], out=h)
     h *= a
     return h

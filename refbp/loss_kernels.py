@@ -123,20 +123,22 @@ def sigmoid_cross_entropy_value(a: FloatArray, y: FloatArray) -> FloatArray:
 
 
 def _sigmoid_cross_entropy_terms(a: FloatArray, y: FloatArray) -> FloatArray:
-    abs_a = np.abs(a)
-    e = np.negative(abs_a)
+    e = np.abs(a)
+    np.negative(e, out=e)
     np.exp(e, out=e)
     t = log1p(e)
     np.subtract(a >= 0, y, out=e)
-    np.abs(e, out=e)  # 1 − y where a ≥ 0, y where a < 0
-    e *= abs_a
+    np.abs(e, out=e)  # c: 1 − y where a ≥ 0, y where a < 0
+    e *= a
+    np.abs(e, out=e)  # |c a| = c |a|, the same bits: no |a| kept
     t += e
     return t
 
 
 def sigmoid_cross_entropy_grad(a: FloatArray, y: FloatArray) -> FloatArray:
-    """(s − c) / B, negated where a ≥ 0, with s = e/(1 + e), e = exp(−|a|), and
-    c = |[a ≥ 0] − y|: the reference's (1 − y) − s where a ≥ 0 and s − y where a < 0."""
+    """((k − y) − copysign(s, a)) / B with k = [a ≥ +0] (no sign bit), s = e/(1 + e),
+    e = exp(−|a|): (1 − y) − s where a ≥ +0 and (−y) + s = s − y where a ≤ −0, the
+    reference's two branches with the same roundings, without a case split."""
     batch = len(a)
     return blockwise(lambda ab, yb: _sigmoid_cross_entropy_grad(ab, yb, batch), a, y, temporaries=3)
 
@@ -147,13 +149,11 @@ def _sigmoid_cross_entropy_grad(a: FloatArray, y: FloatArray, batch: int) -> Flo
     np.exp(e, out=e)
     d = e + 1.0
     e /= d  # s = σ(−|a|)
-    pos = a >= 0
-    np.subtract(pos, y, out=d)
-    np.abs(d, out=d)  # c
-    e -= d
-    np.negative(e, out=e, where=pos)
-    e /= batch
-    return e
+    np.copysign(e, a, out=e)
+    np.subtract(~np.signbit(a), y, out=d)  # 1 − y where a ≥ +0, −y where a ≤ −0
+    d -= e
+    d /= batch
+    return d
 
 
 def binary_cross_entropy_value(a: FloatArray, y: FloatArray) -> FloatArray:

@@ -211,18 +211,17 @@ def sigmoid_cross_entropy_value(a: FloatArray, y: FloatArray) -> FloatArray:
 def sigmoid_cross_entropy_grad(a: FloatArray, y: FloatArray) -> FloatArray:
     """dC/da = (σ(a) − y) / B, written s − y where a < 0 and (1 − y) − s where a ≥ 0, with
     s = σ(−|a|) = e / (1 + e), e = exp(−|a|): the small one of σ(a) and 1 − σ(a), at full
-    relative accuracy.
+    relative accuracy.  The split is on the sign bit, so −0.0 goes with the negatives (at
+    a = ±0 both branches are 1/2 − y).
 
     y = 1 with a ≫ 0 (or y = 0 with a ≪ 0) is then −s (or s) exactly, where σ(a) − 1 would
     subtract two numbers near 1; elsewhere it is one subtraction of two numbers each within
     half an ulp or so, as good as the fused σ(a) − y, and exact by Sterbenz where they are
-    close (1 − y is exact for y ≥ 1/2).  c = |[a ≥ 0] − y| is 1 − y or y.
+    close (1 − y is exact for y ≥ 1/2).
     """
     e = np.exp(-np.abs(a))
     s = e / (1.0 + e)
-    pos = a >= 0
-    c = np.abs(pos - y)
-    out: FloatArray = np.where(pos, c - s, s - c) / len(a)
+    out: FloatArray = np.where(np.signbit(a), s - y, (1.0 - y) - s) / len(a)
     return out
 
 

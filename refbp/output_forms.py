@@ -64,12 +64,15 @@ def _sigmoid_bce_value(z: FloatArray, a: FloatArray, y: FloatArray) -> FloatArra
     where z ≥ 0 and y where z < 0 (|[z ≥ 0] − y| for y in [0, 1]): terms ≥ 0, so a loss near
     its minimum (y = 1, z ≫ 0: C ≈ e^{−z}) keeps its digits, where softplus(z) − y z would
     subtract two numbers near z."""
-    abs_z = np.abs(z)
-    e = np.exp(-abs_z)
+    e = np.abs(z)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
     t = log1p(e)
-    c = np.abs((z >= 0) - y)
-    c *= abs_z
-    t += c
+    np.subtract(z >= 0, y, out=e)
+    np.abs(e, out=e)  # c
+    e *= z
+    np.abs(e, out=e)  # |c z| = c |z|, the same bits
+    t += e
     return np.asarray(t.sum()) / len(z)
 
 
