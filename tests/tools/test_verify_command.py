@@ -45,6 +45,8 @@ def test_a_correct_target_passes_and_writes_both_reports(cache: Path, tmp_path: 
             str(out),
             "--json",
             str(tmp_path / "j.json"),
+            "--accuracy",
+            "1",
         ],
         cache,
     )
@@ -54,11 +56,10 @@ def test_a_correct_target_passes_and_writes_both_reports(cache: Path, tmp_path: 
         data
     )
     assert data["target"] == "examples.textbook_numpy:make" and data["failures"] == []
-    assert (
-        (out / "verification.md")
-        .read_text()
-        .startswith("# Verification of `examples.textbook_numpy:make`")
-    )
+    report = (out / "verification.md").read_text()
+    assert report.startswith("# Verification of `examples.textbook_numpy:make`")
+    digits = report[report.index("## Digits kept against exact arithmetic") :]
+    assert "| examples.textbook_numpy:make | float64 |" in digits and "| JAX |" in digits
     assert (
         json.loads((out / "verification.json").read_text())["network_examples"]
         == data["network_examples"]
