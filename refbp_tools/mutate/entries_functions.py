@@ -136,8 +136,8 @@ ACTIVATIONS: tuple[Mutation, ...] = (
     Mutation(
         "softmax_vjp_wrong_axis",
         _ACT_K,
-        "total = np.add.reduce(ha, axis=1)\n    np.subtract(h, total[:, None], out=h)",
-        "total = np.add.reduce(ha, axis=0)\n    np.subtract(h, total[None, :], out=h)",
+        "total = h[:, None, :] @ a[:, :, None]  # (B, 1, 1)",
+        "total = (h * a).sum(axis=0)[None, None, :]  # (1, 1, O): over the batch",
         "softmax VJP sums over the batch instead of the row (broadcasts silently)",
     ),
     Mutation(
