@@ -62,6 +62,8 @@ class ActivationSpec:
     name: str
     fn: Callable[[Array, Mask], Array]
     kinks: tuple[float, ...] = ()
+    #: the slope chosen at each kink (the convention jax.grad must give there)
+    kink_slopes: tuple[float, ...] = ()
     rowwise: bool = False
     #: every value lies in (0, 1): a loss on probabilities may follow it
     probability: bool = False
@@ -110,9 +112,9 @@ _ACTIVATION_LIST: tuple[ActivationSpec, ...] = (
     ActivationSpec("identity", _elementwise(_identity)),
     ActivationSpec("sigmoid", _elementwise(jax.nn.sigmoid), probability=True),
     ActivationSpec("tanh", _elementwise(jnp.tanh)),
-    ActivationSpec("relu", _elementwise(jax.nn.relu), kinks=(0.0,)),
-    ActivationSpec("leaky_relu", _elementwise(_leaky_relu), kinks=(0.0,)),
-    ActivationSpec("elu", _elementwise(_elu), kinks=(0.0,)),
+    ActivationSpec("relu", _elementwise(jax.nn.relu), kinks=(0.0,), kink_slopes=(0.0,)),
+    ActivationSpec("leaky_relu", _elementwise(_leaky_relu), kinks=(0.0,), kink_slopes=(1.0,)),
+    ActivationSpec("elu", _elementwise(_elu), kinks=(0.0,), kink_slopes=(1.0,)),
     ActivationSpec("softplus", _elementwise(jax.nn.softplus)),
     ActivationSpec("gelu", _elementwise(_gelu)),
     ActivationSpec("silu", _elementwise(jax.nn.silu)),
