@@ -51,6 +51,12 @@ def round_mpf(x: Mpf, dtype: object) -> float:
             raise ValueError(f"rounded: cannot round the non-finite value {x}")
         return 0.0
     top = exp + bc - 1  # 2^top <= |x| < 2^(top + 1)
+    # Far outside the format the answer is known without the shifts below, whose integers
+    # would be as long as the exponent (gigabytes for exp(−1e5) at 60 digits):
+    if top < emin - p - 1:  # below half the smallest subnormal: rounds to zero
+        return -0.0 if sign else 0.0
+    if top > emax + 1:
+        return -math.inf if sign else math.inf
     q = max(top, emin) - (p - 1)  # the format's quantum at x
     shift = q - exp
     if shift <= 0:

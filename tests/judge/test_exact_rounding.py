@@ -73,3 +73,13 @@ def test_float32_inputs_are_taken_at_their_exact_value() -> None:
     x = np.float32(0.1)
     res = exact_backprop(**_one_unit("identity", "mse", 0.0, 0.0) | {"X": np.array([[x]])})
     assert res.output[0, 0] == mpmath.mpf(float(x)) != mpmath.mpf("0.1")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_values_far_outside_the_format_round_without_giant_integers(dtype: str) -> None:
+    """exp(−1e5)-sized exact values (a saturated deep network) round to ±0 or ±inf at once;
+    the integer shifts would otherwise be as long as the exponent."""
+    assert round_mpf(mpmath.mpf("1e-5000000"), dtype) == 0.0
+    assert math.copysign(1.0, round_mpf(-mpmath.mpf("1e-5000000"), dtype)) == -1.0
+    assert round_mpf(mpmath.mpf("1e5000000"), dtype) == math.inf
+    assert round_mpf(-mpmath.mpf("1e5000000"), dtype) == -math.inf
