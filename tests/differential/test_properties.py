@@ -108,7 +108,7 @@ def test_extreme_logits_in_whole_networks(loss: str, dtype: type[np.floating]) -
         z64 = np.asarray(z, np.float64)
         y64 = np.asarray(case.Y, np.float64)
         want = float((np.logaddexp(0.0, z64) - y64 * z64).sum() / len(z64))
-        assert bp.loss == pytest.approx(want, rel=64 * np.finfo(dtype).eps)
+        assert bp.loss == pytest.approx(want, rel=float(64 * np.finfo(dtype).eps))
         sig = np.exp(-np.logaddexp(0.0, -z64))
         np.testing.assert_allclose(
             bp.deltas[-1], (sig - y64) / len(z64), rtol=64 * np.finfo(dtype).eps,

@@ -86,7 +86,7 @@ def test_refuses_bad_input_naming_what_was_expected() -> None:
         ValueError, match=r"binary_cross_entropy needs outputs in \(0, 1\), got 1.5"
     ):
         exact_backprop(**_one_unit("identity", "binary_cross_entropy", 1.5, 0.5))
-    with pytest.raises(ValueError, match=r"finite mpf numbers, got mpf\('\+inf'\) at \(0, 0\)"):
+    with pytest.raises(ValueError, match=r"finite mpf numbers, got mpf\('\+?inf'\) at \(0, 0\)"):
         exact_backprop(**{**good, "X": np.array([[mpmath.inf]], dtype=object)})
     with pytest.raises(ValueError, match=r"rho must be a number in \(0, 1\), got 0"):
         exact_sensitivity(**good, rho=0)
