@@ -5,10 +5,13 @@
 Draws CASES_PER_CELL random small networks per activation × loss × dtype cell up to
 saturation (``oracle.accuracy.draw_cases``), evaluates each implementation and the exact
 arbiter, and prints (1) the cases where refbp is more than 8× less accurate than the better
-of JAX and PyTorch (errors below the unit roundoff count as it), and (2) the refbp–PyTorch
-disagreements beyond float64 1e-9 / float32 2e-3 of the quantity's magnitude where refbp is
-the one farther from exact.  OUT.md gets the digits-kept tables.  40 cases per cell take
-about 8 minutes on 2 cores.  Needs the verify extra; PyTorch only if installed.
+of JAX and PyTorch (errors below u·s count as u·s: u the unit roundoff, s the quantity's
+conditioning measured exactly, see ``oracle.accuracy.behind``), with the same count for each
+peer against the other two and the counts under the floor u alone beside it, and (2) the
+refbp–PyTorch disagreements beyond float64 1e-9 / float32 2e-3 of the quantity's magnitude,
+and how many of them have refbp the one farther from exact.  OUT.md gets the digits-kept
+tables.  40 cases per cell take 4–8 minutes on 2 cores.  Needs the verify extra; PyTorch
+only if installed.
 """
 
 from __future__ import annotations
@@ -42,6 +45,13 @@ def main(argv: list[str]) -> int:
     for f in found:
         cases[f.case].append(f)
     print(f"refbp > 8x behind the better of {others}: {len(found)} findings in {len(cases)} cases")
+    names = ["refbp", *others]
+    for who in names:
+        rest = [n for n in names if n != who]
+        for conditioned, floor in ((True, "u*s"), (False, "u")):
+            f = behind(evs, who, rest, conditioned=conditioned)
+            print(f"  floor {floor:3s}: {who} > 8x behind the better of {rest}: "
+                  f"{len(f)} findings in {len({x.case for x in f})} cases")  # fmt: skip
     for case, items in cases.items():
         w = max(items, key=lambda f: f.error)
         print(f"  {case}: worst {w.quantity}: refbp {w.error:.2e}, " +

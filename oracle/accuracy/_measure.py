@@ -296,12 +296,23 @@ class Finding:
 
 
 def behind(
-    evaluations: Sequence[Evaluation], target: str, peers: Sequence[str], factor: float = 8.0
+    evaluations: Sequence[Evaluation],
+    target: str,
+    peers: Sequence[str],
+    factor: float = 8.0,
+    *,
+    conditioned: bool = True,
 ) -> list[Finding]:
     """Cases where ``target`` is more than ``factor`` times less accurate than the best peer.
 
-    Errors below the dtype's unit roundoff u count as u: a correctly rounded answer errs by
-    up to u, so a ratio of two errors below it is noise, not accuracy.
+    Errors below a floor count as the floor: a ratio of two errors that are both below what
+    any evaluation in the dtype is entitled to is luck of the evaluation order, not accuracy.
+    The floor is u·max(1, s), u the dtype's unit roundoff and s the quantity's conditioning
+    measured exactly (``Evaluation.conditioning``): a backward-stable evaluation, one whose
+    result is exact for inputs moved by about u, errs by up to about u·s, and only an
+    evaluation carried in a wider precision does better every time.  ``conditioned=False``
+    (or cases evaluated without conditioning) uses u alone: a correctly rounded answer errs
+    by up to u.
     """
     out = []
     for ev in evaluations:
@@ -312,8 +323,10 @@ def behind(
             peer = {p: ev.errors[p][q].error for p in peers if q in ev.errors.get(p, {})}
             if not peer:
                 continue
-            best = max(min(peer.values()), u)
-            if max(err.error, u) > factor * best:
+            s = ev.conditioning.get(q, 1.0) if conditioned else 1.0
+            floor = u * max(1.0, s)
+            best = max(min(peer.values()), floor)
+            if max(err.error, floor) > factor * best:
                 note = ev.failures.get(target, "")
                 out.append(Finding(ev.case.describe(), q, err.layer, target, err.error, peer, note))
     return out

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import refbp
 from oracle.accuracy import (
     QUANTITIES,
     ZMAX,
@@ -175,6 +176,53 @@ def test_findings_flag_a_target_behind_its_peers_but_not_rounding_noise() -> Non
     assert beyond(evs, "target", {"float64": 1e-6}) == []  # never more than the relative error
     assert len(disagreements(evs, "target", "peer", {"float64": 1e-10})) == len(cases)
     assert disagreements(evs, "noise", "peer", {"float64": 1e-9}) == []
+
+
+def _one_sigmoid_unit(z: float, dtype: str, index: int) -> Case:
+    """Issue 13's example: W = [[1]], b = [0], X = [[z]], Y = [[0.3]], sigmoid + BCE."""
+    one = np.ones((1, 1), dtype)
+    return Case(
+        "sigmoid", "binary_cross_entropy", dtype, index, ("sigmoid",), abs(z),
+        (one,), (np.zeros(1, dtype),), np.full((1, 1), z, dtype), np.full((1, 1), 0.3, dtype),
+    )  # fmt: skip
+
+
+def old_bce_pairing(weights: Any, biases: Any, activations: Any, loss: str, X: Any, Y: Any) -> Any:
+    """refbp's defect before issue 13, on one-layer sigmoid + BCE networks: ∇ₐC from the
+    rounded a, σ' = e/(1 + e)² exactly from z, so the rounding of 1 − a no longer cancels."""
+    dt = X.dtype.type
+    z = X @ weights[0] + biases[0]
+    e = np.exp(-np.abs(z))
+    a = np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(dt)
+    delta = ((a - Y) / (a * (1 - a)) / len(X) * (e / (1 + e) ** 2)).astype(dt)
+    loss_value = refbp.MLP(weights=weights, biases=biases, activations=activations,
+                           loss=loss).evaluate(X, Y)  # fmt: skip
+    return {
+        "loss": loss_value, "deltas": [delta], "grad_weights": [X.T @ delta],
+        "grad_biases": [delta.sum(axis=0)], "grad_input": delta @ weights[0].T,
+    }  # fmt: skip
+
+
+def refbp_backprop(weights: Any, biases: Any, activations: Any, loss: str, X: Any, Y: Any) -> Any:
+    net = refbp.MLP(weights=weights, biases=biases, activations=activations, loss=loss)
+    return net.backprop(X, Y)
+
+
+def test_the_behind_rule_catches_the_old_bce_pairing_and_passes_refbp() -> None:
+    # The floor u·s excuses rounding noise only: the defect the rule exists for, δᴸ off by
+    # 8.7e-4 at z = 33 in float64, is thousands of times above it.
+    cases = [
+        _one_sigmoid_unit(z, dt, k)
+        for k, (z, dt) in enumerate(
+            [(25.0, "float64"), (33.0, "float64"), (35.0, "float64"), (12.0, "float32")]
+        )
+    ]
+    impls = {"old": old_bce_pairing, "refbp": refbp_backprop, "peer": correctly_rounded}
+    evs = evaluate(impls, cases)
+    flagged = {(f.case, f.quantity) for f in behind(evs, "old", ["peer"])}
+    assert {c for c, q in flagged if q == "delta"} == {c.describe() for c in cases}
+    assert behind(evs, "refbp", ["peer"]) == []
+    assert behind(evs, "refbp", ["peer"], conditioned=False) == []
 
 
 def test_jax_peers_compute_in_the_case_dtype_and_agree_with_exact() -> None:
