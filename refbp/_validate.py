@@ -67,10 +67,13 @@ def cast(
     float32; here the cast is silent and the overflow is reported with the value and index.
     ``copy=True`` always returns a new array (the network owns its parameters).
     """
-    if not copy and arr.dtype == dtype:
+    if arr.dtype == dtype:
         # Nothing to convert: return before np.errstate, whose entry and exit (saving and
         # restoring the floating-point error state) would dominate a call that does no work.
-        return arr
+        return arr.copy() if copy else arr
+    if arr.dtype.kind in "biu" or np.can_cast(arr.dtype, dtype, "safe"):
+        # Every bool, every int (|n| < 2⁶⁴ < float32's 3.4e38) and every widening fits.
+        return arr.astype(dtype, copy=copy)
     with np.errstate(over="ignore"):
         out = arr.astype(dtype, copy=copy)
     if out is not arr and out.dtype.kind == "f" and not np.isfinite(out).all():

@@ -63,6 +63,11 @@ class Backprop(NamedTuple):
 # result means the inputs or weights are too large.
 
 
+# Up to this many result entries are checked in one joined copy; beyond, copying them costs
+# more than the per-array calls it saves.
+_JOINT_CHECK_SIZE = 1 << 14
+
+
 def _all_finite(x: FloatArray) -> bool:
     # count_nonzero of the mask is one C loop, cheaper than .all() on small arrays.
     return bool(np.count_nonzero(np.isfinite(x)) == x.size)
@@ -339,7 +344,14 @@ class MLP:
             self._diagnose_parameters(where)
             raise not_finite_error(where, "the loss")
         # A non-finite δ reaches the gradients below it, so checking the gradients (and
-        # ∂C/∂X, which every δ reaches) covers the whole backward pass.
+        # ∂C/∂X, which every δ reaches) covers the whole backward pass.  One check over all
+        # of them first (on small networks each check's call costs more than its loop);
+        # only when it fails, the layer by layer search for the one to name.
+        results = [*bp.grad_weights, *bp.grad_biases, bp.grad_input]
+        if sum(r.size for r in results) <= _JOINT_CHECK_SIZE and _all_finite(
+            np.concatenate([r.reshape(-1) for r in results])
+        ):
+            return bp
         for i, (gw, gb) in enumerate(zip(bp.grad_weights, bp.grad_biases, strict=True)):
             if not (_all_finite(gb) and _all_finite(gw)):
                 raise not_finite_error(where, f"the gradient of layer {i + 1}")
