@@ -165,18 +165,19 @@ def fill(s: Structure, seed: int, gain: float, x_scale: float, zero_share: float
     are exactly 0: a row of zero inputs with zero biases puts z exactly on the kinks.
     """
     rng = np.random.default_rng(seed)
-    ws, bs = [], []
-    for fan_in, fan_out in zip(s.sizes[:-1], s.sizes[1:], strict=True):
-        ws.append(rng.normal(0.0, gain / np.sqrt(fan_in), (fan_in, fan_out)))
-        b = rng.normal(0.0, 0.5, fan_out)
-        b[rng.random(fan_out) < zero_share] = 0.0
-        bs.append(b)
+    pairs = list(zip(s.sizes[:-1], s.sizes[1:], strict=True))
+    ws = [rng.normal(0.0, gain / np.sqrt(fan_in), (fan_in, fan_out)) for fan_in, fan_out in pairs]
+    bs = [rng.normal(0.0, 0.5, fan_out) for _, fan_out in pairs]
     X = rng.normal(0.0, x_scale, (s.batch, s.sizes[0]))
-    X[rng.random(X.shape) < zero_share] = 0.0
-    if zero_share > 0 and s.batch > 1:
-        X[rng.integers(0, s.batch)] = 0.0  # at least one all-zero row
+    if zero_share > 0:
+        for b in bs:
+            b[rng.random(b.size) < zero_share] = 0.0
+        X[rng.random(X.shape) < zero_share] = 0.0
+        if s.batch > 1:
+            X[rng.integers(0, s.batch)] = 0.0  # at least one all-zero row
     Y = targets(rng, s.loss, (s.batch, s.sizes[-1]))
-    cast = [no_subnormals(np.asarray(a, dtype=s.dtype)) for a in (*ws, *bs, X, Y)]
+    cast = [np.asarray(a, dtype=s.dtype) for a in (*ws, *bs, X, Y)]
+    no_subnormals(np.concatenate([a.ravel() for a in cast]))
     L = s.depth
     return Case(s, cast[:L], cast[L : 2 * L], cast[-2], cast[-1], seed, (gain, x_scale), zero_share)
 
@@ -192,8 +193,17 @@ FILLINGS = st.tuples(
 
 @st.composite
 def _groups(draw: st.DrawFn, size: int, structure: st.SearchStrategy[Structure]) -> list[Case]:
+    # One draw of scales and a seed per group, each network's seed derived from it: the
+    # group's numbers are as random as with a draw per network, for a fifth of the draws.
     s = draw(structure)
-    return [fill(s, *draw(FILLINGS)) for _ in range(size)]
+    seed, gain, x_scale, zero_share = draw(FILLINGS)
+    return [
+        fill(s, (seed + k * _SEED_STRIDE) % 2**32, gain, x_scale, zero_share) for k in range(size)
+    ]
+
+
+# Seeds of one group's networks are this far apart (an odd constant: distinct mod 2³²).
+_SEED_STRIDE = 0x9E3779B1
 
 
 @functools.cache
@@ -202,8 +212,9 @@ def network_groups(
 ) -> st.SearchStrategy[list[Case]]:
     """``size`` networks of one drawn structure, each with its own parameters and data.
 
-    What a group shares is only Hypothesis's per-example overhead (a few ms, more than
-    checking a small network costs); every network in it is a separate, fully checked case.
+    A group shares its structure, its scales (weight gain, input scale, share of zeros) and
+    Hypothesis's per-example overhead (a few ms, more than checking a small network costs);
+    every network in it has its own seed and is a separate, fully checked case.
     """
     return _groups(size, structures(caps, loss, dtype))
 

@@ -56,13 +56,18 @@ class Summary:
             return
         self.network_examples += 1
         s = case.structure
+        worst: dict[str, float] = {}
+        used = 0.0
+        for m in outcome.measurements:
+            fam = m.quantity.family
+            worst[fam] = max(worst.get(fam, 0.0), m.relative)
+            used = max(used, m.ratio)
         for act in dict.fromkeys(s.activations):
             cell = self.cells.setdefault((act, s.loss, s.dtype), Cell())
             cell.examples += 1
-            for m in outcome.measurements:
-                fam = m.quantity.family
-                cell.worst[fam] = max(cell.worst[fam], m.relative)
-                cell.bound_used = max(cell.bound_used, m.ratio)
+            for fam, w in worst.items():
+                cell.worst[fam] = max(cell.worst[fam], w)
+            cell.bound_used = max(cell.bound_used, used)
 
     @property
     def examples(self) -> int:

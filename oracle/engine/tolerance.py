@@ -58,6 +58,7 @@ __all__ = [
     "bound_factor",
     "judge",
     "norm",
+    "norms",
     "once",
     "perturbation",
     "perturbed_copies",
@@ -164,6 +165,26 @@ def norm(a: Any) -> float:
     return m * float(np.linalg.norm(x / m))
 
 
+def norms(arrays: Sequence[Any]) -> list[float]:
+    """``[norm(a) for a in arrays]``, the sums of squares taken in one pass over all of them
+    (a network has a dozen small quantities: one call each would cost more than the sums);
+    any whose squares overflow or underflow are redone by :func:`norm`."""
+    flat = [np.asarray(a, dtype=np.float64).ravel() for a in arrays]
+    if not flat:
+        return []
+    sizes = np.array([f.size for f in flat])
+    x = np.concatenate(flat)
+    if x.size == 0:
+        return [0.0] * len(flat)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    full = sizes > 0  # reduceat cannot express an empty segment: those stay 0
+    out = np.zeros(len(flat))
+    with np.errstate(over="ignore", invalid="ignore"):
+        out[full] = np.sqrt(np.add.reduceat(x * x, starts[full]))
+    safe = np.isfinite(out) & ((out > 1e-150) | (sizes == 0))
+    return [float(n) if ok else norm(f) for n, ok, f in zip(out, safe, flat, strict=True)]
+
+
 @dataclass
 class Sensitivity:
     """The reference on perturbed inputs, the terms' magnitudes M, and χ of the loss value."""
@@ -238,16 +259,15 @@ def judge(
     pairs_got = quantities(got, families)
     pairs_ref = quantities(ref, families)
     factor = bound_factor(dtype, depth, width)
-    errors = [
-        norm(np.asarray(r, np.float64) - o)
-        for (_, r), (_, o) in zip(pairs_got, pairs_ref, strict=True)
-    ]
-    norms = [norm(o) for _, o in pairs_ref]
+    errors = norms(
+        [np.asarray(r, np.float64) - o for (_, r), (_, o) in zip(pairs_got, pairs_ref, strict=True)]
+    )
+    ref_norms = norms([o for _, o in pairs_ref])
     sens = [0.0] * len(errors)
     mags = [0.0] * len(errors)
     chi = 1.0
     if sensitivity is not None and any(
-        not e <= factor * n for e, n in zip(errors, norms, strict=True)
+        not e <= factor * n for e, n in zip(errors, ref_norms, strict=True)
     ):
         rho = perturbation(dtype)
         measured = sensitivity()
@@ -260,8 +280,8 @@ def judge(
             mags[k] = measured.magnitudes.get(q, 0.0)
     out = []
     for k, ((q, r), (_, o)) in enumerate(zip(pairs_got, pairs_ref, strict=True)):
-        scale = max(norms[k] * (chi if q.family == "loss" else 1.0), sens[k], mags[k])
-        out.append(Measurement(q, errors[k], norms[k], factor * scale, sens[k], mags[k], r, o))
+        scale = max(ref_norms[k] * (chi if q.family == "loss" else 1.0), sens[k], mags[k])
+        out.append(Measurement(q, errors[k], ref_norms[k], factor * scale, sens[k], mags[k], r, o))
     return out
 
 

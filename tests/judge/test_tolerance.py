@@ -13,6 +13,7 @@ from oracle.engine.tolerance import (
     bound_factor,
     judge,
     norm,
+    norms,
     once,
     perturbation,
     unit_roundoff,
@@ -30,6 +31,22 @@ def test_norm_neither_overflows_nor_underflows(x: list[float], want: float) -> N
 
 def test_norm_of_nan_is_nan() -> None:
     assert math.isnan(norm(np.array([np.nan, 1.0])))
+
+
+def test_norms_of_many_arrays_are_each_arrays_norm() -> None:
+    # empty arrays first, between and last; squares that overflow and underflow; nan and inf
+    arrays = [
+        np.empty(0), np.array([3.0, 4.0]), np.zeros((0, 2)), np.array(2.5), np.full(3, 1e200),
+        np.array([1e-200]), np.array([np.nan, 1.0]), np.array([[1.0, -2.0], [2.0, 0.0]]),
+        np.array([np.inf]), np.array([1.0, 2.0, 2.0]), np.empty(0),
+    ]  # fmt: skip
+    got = norms(arrays)
+    want = [norm(a) for a in arrays]
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        assert (math.isnan(g) and math.isnan(w)) or g == pytest.approx(w, rel=1e-15)
+    assert got[1] == 5.0 and got[-2] == 3.0 and got[0] == got[-1] == 0.0
+    assert norms([]) == []
 
 
 def test_bound_factor_is_c_u_depth_and_width() -> None:
