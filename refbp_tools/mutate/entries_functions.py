@@ -19,7 +19,7 @@ _ACT = "refbp/activations.py"
 _ACT_K = "refbp/kernels.py"
 _CONST = "refbp/_constants.py"
 
-_LEAKY_MASK = "s = np.multiply(z >= 0, 1.0 - LEAKY_SLOPE, dtype=g.dtype)"
+_LEAKY_MASK = "s = np.multiply((z >= 0).view(np.int8), 1.0 - LEAKY_SLOPE, dtype=g.dtype)"
 _ELU_BACKWARD = "return blockwise(_elu_backward, z, g, temporaries=1)"
 
 LOSSES: tuple[Mutation, ...] = (
@@ -105,8 +105,8 @@ LOSSES: tuple[Mutation, ...] = (
     Mutation(
         "l1_sign_zero_is_one",
         _LOSS_K,
-        "g = np.subtract(a > y, a < y, dtype=a.dtype)",
-        "g = np.subtract(a >= y, a < y, dtype=a.dtype)",
+        "sign = np.subtract((a > y).view(np.int8), (a < y).view(np.int8))",
+        "sign = np.subtract((a >= y).view(np.int8), (a < y).view(np.int8))",
         "l1 subgradient 1 at a = y (jnp.abs's grad) instead of the sign(0) = 0 convention",
     ),
     Mutation(
