@@ -175,11 +175,11 @@ def _binary_cross_entropy_terms(a: FloatArray, y: FloatArray) -> FloatArray:
 
 
 def binary_cross_entropy_grad(a: FloatArray, y: FloatArray) -> FloatArray:
-    """((1 − y)/(1 − a) − y/a) / B in two fresh arrays: the reference's operations, so its
+    """(a − y) / (a (1 − a)) / B in two fresh arrays: the reference's operations, so its
     bits (few passes, bound by the divisions: blocks would not pay for themselves)."""
-    g = 1.0 - y
-    g /= 1.0 - a
-    t = y / a
-    g -= t
+    g = a - y
+    d = 1.0 - a
+    d *= a
+    g /= d
     g /= len(a)
     return g

@@ -231,8 +231,12 @@ def binary_cross_entropy_value(a: FloatArray, y: FloatArray) -> FloatArray:
 
 
 def binary_cross_entropy_grad(a: FloatArray, y: FloatArray) -> FloatArray:
-    """dC/da = ((1 − y)/(1 − a) − y/a) / B."""
-    return ((1.0 - y) / (1.0 - a) - y / a) / len(a)
+    """dC/da = ((1 − y)/(1 − a) − y/a) / B, written (a − y) / (a (1 − a)) / B.
+
+    The two terms of the first form are each of size 1/(1 − a) or 1/a and cancel where
+    a ≈ y, leaving their rounding errors as the answer (millions of ulps off near a = y);
+    in the second, a − y is exact there (Sterbenz) and every other step rounds once."""
+    return (a - y) / (a * (1.0 - a)) / len(a)
 
 
 # --- the table --------------------------------------------------------------------------

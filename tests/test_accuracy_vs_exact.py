@@ -11,6 +11,7 @@ not the errors of any implementation; the old forms miss them by orders of magni
 
 from __future__ import annotations
 
+import mpmath
 import numpy as np
 import pytest
 
@@ -147,3 +148,33 @@ def test_sigmoid_cross_entropy_delta_is_within_a_few_ulps_of_exact(
             if abs(float(want[0, 0])) >= s:
                 worst = max(worst, float(_ulps(bp.deltas[0], want).max()))
     assert worst <= 3.0
+
+
+# --- the binary cross-entropy gradient on probabilities ---------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bce_gradient_on_probabilities_is_within_two_ulps_where_a_is_close_to_y(
+    dtype: type[np.floating],
+) -> None:
+    """dC/da = (a − y)/(a(1 − a))/B against exact arithmetic where a − y is a few ulps:
+    a − y is exact there, a(1 − a), the division and /B round once each (1.5 ulps), so 2
+    ulps; the form (1 − y)/(1 − a) − y/a loses every digit to the cancellation of its terms
+    (up to 4.5e15 ulps in float64)."""
+    rng = np.random.default_rng(3)
+    a = rng.uniform(0.02, 0.98, (16, 3)).astype(dtype)
+    steps = rng.integers(-3, 4, a.shape)
+    y = a.copy()
+    for k in range(1, 4):  # y a few ulps from a, and y = a exactly where steps is 0
+        y = np.where(np.abs(steps) >= k, np.nextafter(y, np.where(steps > 0, 2, -1).astype(dtype)), y)
+    loss = refbp.losses.get_loss("binary_cross_entropy", "test")
+    _, grad = loss.functions
+    got = grad(a, y)
+    with mpmath.workdps(40):
+        want = np.array(
+            [[float((mpmath.mpf(float(p)) - mpmath.mpf(float(t)))
+                    / (mpmath.mpf(float(p)) * (1 - mpmath.mpf(float(p)))) / len(a))
+              for p, t in zip(ra, ry, strict=True)] for ra, ry in zip(a, y, strict=True)]
+        ).astype(dtype)  # fmt: skip
+    assert got.dtype == dtype
+    assert _ulps(got, want).max() <= 2.0

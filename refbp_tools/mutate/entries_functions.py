@@ -61,8 +61,8 @@ LOSSES: tuple[Mutation, ...] = (
     Mutation(
         "bce_gradient_sign",
         _LOSS,
-        "return ((1.0 - y) / (1.0 - a) - y / a) / len(a)",
-        "return (y / a - (1.0 - y) / (1.0 - a)) / len(a)",
+        "return (a - y) / (a * (1.0 - a)) / len(a)",
+        "return (y - a) / (a * (1.0 - a)) / len(a)",
         "binary cross-entropy gradient with the sign flipped (gradient ascent)",
     ),
     Mutation(
