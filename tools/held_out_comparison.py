@@ -38,23 +38,29 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     n, seed = int(argv[0]), int(argv[1])
+    lines: list[str] = []
+
+    def say(line: str) -> None:
+        print(line)
+        lines.append(line)
+
     evs = evaluate({"refbp": refbp_impl, **peers()}, draw_cases(n, seed))
     others = [p for p in ("JAX", "PyTorch") if any(p in ev.errors for ev in evs)]
     found = behind(evs, "refbp", others)
     cases: dict[str, list[Any]] = defaultdict(list)
     for f in found:
         cases[f.case].append(f)
-    print(f"refbp > 8x behind the better of {others}: {len(found)} findings in {len(cases)} cases")
+    say(f"refbp > 8x behind the better of {others}: {len(found)} findings in {len(cases)} cases")
     names = ["refbp", *others]
     for who in names:
         rest = [n for n in names if n != who]
         for conditioned, floor in ((True, "u*s"), (False, "u")):
             f = behind(evs, who, rest, conditioned=conditioned)
-            print(f"  floor {floor:3s}: {who} > 8x behind the better of {rest}: "
+            say(f"  floor {floor:3s}: {who} > 8x behind the better of {rest}: "
                   f"{len(f)} findings in {len({x.case for x in f})} cases")  # fmt: skip
     for case, items in cases.items():
         w = max(items, key=lambda f: f.error)
-        print(f"  {case}: worst {w.quantity}: refbp {w.error:.2e}, " +
+        say(f"  {case}: worst {w.quantity}: refbp {w.error:.2e}, " +
               ", ".join(f"{k} {v:.2e}" for k, v in w.others.items()))  # fmt: skip
     if "PyTorch" in others:
         apart = disagreements(evs, "refbp", "PyTorch", LIMITS)
@@ -64,10 +70,16 @@ def main(argv: list[str]) -> int:
             mine, theirs = ev.errors["refbp"].get(f.quantity), ev.errors["PyTorch"].get(f.quantity)
             if mine is not None and theirs is not None and mine.error > theirs.error:
                 worse.append(f)
-        print(f"refbp-PyTorch disagreements beyond {LIMITS}: {len(apart)}, "
+        say(f"refbp-PyTorch disagreements beyond {LIMITS}: {len(apart)}, "
               f"where refbp is farther from exact: {len(worse)}")  # fmt: skip
     if len(argv) == 3:
-        Path(argv[2]).write_text(markdown(rows(evs)), encoding="utf-8")
+        head = (
+            f"# Held-out comparison against exact arithmetic\n\n"
+            f"`python tools/held_out_comparison.py {n} {seed}`: {len(evs)} cases.\n\n"
+            + "".join(f"    {line}\n" for line in lines)
+            + "\n"
+        )
+        Path(argv[2]).write_text(head + markdown(rows(evs)), encoding="utf-8")
     return 0
 
 
