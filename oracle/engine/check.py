@@ -265,10 +265,10 @@ def _check(target: Target, case: Case, pending: PendingResult, repeat: bool, pro
                 evidence=evidence(ms),
                 arbitration=None if verdict is None else verdict.summary,
             )
-    wrong_dtype = [
-        (q, np.asarray(r).dtype)
-        for q, r in quantities(got, families)
-        if q.family != "loss" and np.asarray(r).dtype != np.dtype(s.dtype)
+    wrong_dtype = [  # the measurements carry the target's arrays as returned
+        (m.quantity, np.asarray(m.got).dtype)
+        for m in ms
+        if m.quantity.family != "loss" and np.asarray(m.got).dtype != np.dtype(s.dtype)
     ]
     if wrong_dtype:
         q, dt = wrong_dtype[0]
