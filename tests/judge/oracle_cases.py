@@ -7,7 +7,7 @@ loss needs no entry here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import SupportsFloat
+from typing import Any, SupportsFloat
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from oracle.functions import ACTIVATION_SPECS, LOSS_SPECS
 __all__ = [
     "assert_fast_equals_plain",
     "net",
+    "one_unit",
     "outputs_for",
     "probability_outputs",
     "rel",
@@ -34,6 +35,18 @@ def net(
     ]
     bs = [rng.normal(0.0, 0.3, widths[i + 1]) for i in range(len(widths) - 1)]
     return ws, bs
+
+
+def one_unit(act: str, loss: str, x: float, y: float) -> dict[str, Any]:
+    """W = [[1]], b = [0], X = [[x]]: z = x exactly (keyword arguments of a backprop call)."""
+    return dict(
+        weights=[np.ones((1, 1))],
+        biases=[np.zeros(1)],
+        activations=[act],
+        loss=loss,
+        X=np.array([[x]]),
+        Y=np.array([[y]]),
+    )
 
 
 def targets(rng: np.random.Generator, loss: str, B: int, O: int) -> np.ndarray:

@@ -32,6 +32,7 @@ from oracle.exact import (
     round_mpf,
     rounded,
 )
+from tests.judge.oracle_cases import one_unit
 
 ACTS = oracle.ACTIVATION_NAMES
 LOSSES = oracle.LOSS_NAMES
@@ -161,14 +162,14 @@ def test_magnitudes_bound_the_exact_values_and_equal_them_without_cancellation()
         exact.grad_weights + exact.deltas, scale.grad_weights + scale.deltas, strict=True
     ):
         assert all(abs(ev) <= mv for ev, mv in zip(e.ravel(), m.ravel(), strict=True))
-    one = _one_unit("sigmoid", "binary_cross_entropy", 3.0, 0.0)  # δ = σ(3) − 0: no cancellation
+    one = one_unit("sigmoid", "binary_cross_entropy", 3.0, 0.0)  # δ = σ(3) − 0: no cancellation
     assert exact_backprop(**one).deltas[0][0, 0] == exact_magnitudes(**one).deltas[0][0, 0]
 
 
 def test_softmax_of_a_constant_upstream_gradient_is_exactly_zero() -> None:
     # l1 with every a above its y: ∂C/∂a is the same in every unit, and softmax's VJP of a
     # constant is 0, exactly, not the rounding of 1 − Σ s at 60 digits
-    case = _one_unit("softmax", "l1", 0.3, -5.0)
+    case = one_unit("softmax", "l1", 0.3, -5.0)
     case["weights"], case["biases"] = [np.array([[2.0, 1.0, 0.1, -3.0]])], [np.zeros(4)]
     case["Y"] = np.full((1, 4), -5.0)
     res = exact_backprop(**case)
@@ -239,22 +240,10 @@ def test_gradients_match_central_differences_at_60_digits(hidden: str, out: str,
 # --------------------------------------------------------------------------- kinks
 
 
-def _one_unit(act: str, loss: str, x: float, y: float) -> dict[str, Any]:
-    """W = [[1]], b = [0], X = [[x]]: z = x exactly."""
-    return dict(
-        weights=[np.ones((1, 1))],
-        biases=[np.zeros(1)],
-        activations=[act],
-        loss=loss,
-        X=np.array([[x]]),
-        Y=np.array([[y]]),
-    )
-
-
 @pytest.mark.parametrize(("act", "slope"), [("relu", 0.0), ("leaky_relu", 1.0), ("elu", 1.0)])
 def test_kinks_at_z_zero_follow_jax_nn(act: str, slope: float) -> None:
     # mse with y = 0.5 at a = 0: ∂C/∂a = 2 (0 − 0.5) = −1, so δ = −σ'(0)
-    case = _one_unit(act, "mse", 0.0, 0.5)
+    case = one_unit(act, "mse", 0.0, 0.5)
     res = exact_backprop(**case)
     assert res.zs[0][0, 0] == 0
     assert res.deltas[0][0, 0] == -slope
@@ -280,15 +269,15 @@ def test_kink_in_a_hidden_layer_follows_jax_nn() -> None:
 
 
 def test_l1_subgradient_is_zero_where_the_output_equals_the_target() -> None:
-    res = exact_backprop(**_one_unit("identity", "l1", 0.7, 0.7))
+    res = exact_backprop(**one_unit("identity", "l1", 0.7, 0.7))
     assert res.loss == 0 and res.deltas[0][0, 0] == 0
-    assert exact_backprop(**_one_unit("identity", "l1", 0.7, 0.2)).deltas[0][0, 0] == 1
-    assert exact_backprop(**_one_unit("identity", "l1", 0.2, 0.7)).deltas[0][0, 0] == -1
+    assert exact_backprop(**one_unit("identity", "l1", 0.7, 0.2)).deltas[0][0, 0] == 1
+    assert exact_backprop(**one_unit("identity", "l1", 0.2, 0.7)).deltas[0][0, 0] == -1
 
 
 @pytest.mark.parametrize("d", [1.0, -1.0])
 def test_huber_branches_agree_at_distance_one(d: float) -> None:
-    res = exact_backprop(**_one_unit("identity", "huber", 0.5 + d, 0.5))
+    res = exact_backprop(**one_unit("identity", "huber", 0.5 + d, 0.5))
     assert res.loss == mpmath.mpf(1) / 2
     assert res.deltas[0][0, 0] == d
     # either side of |d| = 1 the slope moves continuously through ±1
@@ -296,7 +285,7 @@ def test_huber_branches_agree_at_distance_one(d: float) -> None:
         eps = mpmath.mpf("1e-30")
         near = [mpmath.mpf(0.5) + d * (1 + s * eps) for s in (-1, 1)]
     for x in near:
-        case = _one_unit("identity", "huber", 0.0, 0.5)
+        case = one_unit("identity", "huber", 0.0, 0.5)
         case["X"] = np.array([[x]], dtype=object)
         assert abs(exact_backprop(**case).deltas[0][0, 0] - d) <= mpmath.mpf("1e-29")
 
@@ -306,7 +295,7 @@ def test_huber_branches_agree_at_distance_one(d: float) -> None:
 
 @pytest.mark.parametrize("z", [5, 15, 25, 33, 35, -40, 40])
 def test_sigmoid_bce_delta_is_sigma_minus_y_in_saturation(z: int) -> None:
-    res = exact_backprop(**_one_unit("sigmoid", "binary_cross_entropy", float(z), 0.3))
+    res = exact_backprop(**one_unit("sigmoid", "binary_cross_entropy", float(z), 0.3))
     with mp.workdps(100):
         want = 1 / (1 + mp.exp(-z)) - mpmath.mpf(0.3)  # Y holds the float64 0.3
         assert abs(res.deltas[0][0, 0] - want) <= mpmath.mpf("1e-55") * abs(want)

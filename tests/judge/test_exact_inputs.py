@@ -11,19 +11,7 @@ import pytest
 from mpmath import mp
 
 from oracle.exact import exact_backprop, exact_sensitivity, is_small
-
-
-def _one_unit(act: str, loss: str, x: float, y: float) -> dict[str, Any]:
-    """W = [[1]], b = [0], X = [[x]]: z = x exactly."""
-    return dict(
-        weights=[np.ones((1, 1))],
-        biases=[np.zeros(1)],
-        activations=[act],
-        loss=loss,
-        X=np.array([[x]]),
-        Y=np.array([[y]]),
-    )
-
+from tests.judge.oracle_cases import one_unit
 
 # --------------------------------------------------------------------------- sensitivity
 
@@ -56,8 +44,8 @@ def test_sensitivity_perturbs_every_input_by_exactly_one_plus_or_minus_rho() -> 
 
 
 def test_sensitivity_measures_a_kink_as_ill_conditioned() -> None:
-    smooth = _one_unit("tanh", "mse", 0.4, 0.1)
-    kink = _one_unit("identity", "l1", 0.7, 0.7)  # a == y: any move flips the subgradient
+    smooth = one_unit("tanh", "mse", 0.4, 0.1)
+    kink = one_unit("identity", "l1", 0.7, 0.7)  # a == y: any move flips the subgradient
     for case, big in ((smooth, False), (kink, True)):
         base = exact_backprop(**case).deltas[0][0, 0]
         moved = [r.deltas[0][0, 0] for r in exact_sensitivity(**case, rho=1e-10, count=4)]
@@ -69,7 +57,7 @@ def test_sensitivity_measures_a_kink_as_ill_conditioned() -> None:
 
 
 def test_refuses_bad_input_naming_what_was_expected() -> None:
-    good = _one_unit("tanh", "mse", 0.3, 0.1)
+    good = one_unit("tanh", "mse", 0.3, 0.1)
     with pytest.raises(ValueError, match=r"X must be finite, got nan at \(0, 0\)"):
         exact_backprop(**{**good, "X": np.array([[np.nan]])})
     with pytest.raises(ValueError, match=r"weights\[0\] must be finite, got inf"):
@@ -85,7 +73,7 @@ def test_refuses_bad_input_naming_what_was_expected() -> None:
     with pytest.raises(
         ValueError, match=r"binary_cross_entropy needs outputs in \(0, 1\), got 1.5"
     ):
-        exact_backprop(**_one_unit("identity", "binary_cross_entropy", 1.5, 0.5))
+        exact_backprop(**one_unit("identity", "binary_cross_entropy", 1.5, 0.5))
     with pytest.raises(ValueError, match=r"finite mpf numbers, got mpf\('\+?inf'\) at \(0, 0\)"):
         exact_backprop(**{**good, "X": np.array([[mpmath.inf]], dtype=object)})
     with pytest.raises(ValueError, match=r"rho must be a number in \(0, 1\), got 0"):
@@ -93,7 +81,7 @@ def test_refuses_bad_input_naming_what_was_expected() -> None:
 
 
 def test_leaves_the_global_precision_and_the_arguments_alone() -> None:
-    case = _one_unit("softplus", "huber", 0.3, 0.1)
+    case = one_unit("softplus", "huber", 0.3, 0.1)
     before = (mp.dps, case["X"].copy())
     exact_backprop(**case, dps=80)
     assert (mp.dps, case["X"][0, 0]) == (before[0], before[1][0, 0])

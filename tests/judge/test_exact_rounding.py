@@ -4,7 +4,6 @@ conversion of float inputs to mp, which must be exact."""
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import mpmath
 import numpy as np
@@ -12,20 +11,9 @@ import pytest
 from mpmath import mp
 
 from oracle.exact import exact_backprop, round_mpf, rounded
+from tests.judge.oracle_cases import one_unit
 
 F = np.float64
-
-
-def _one_unit(act: str, loss: str, x: float, y: float) -> dict[str, Any]:
-    """W = [[1]], b = [0], X = [[x]]: z = x exactly."""
-    return dict(
-        weights=[np.ones((1, 1))],
-        biases=[np.zeros(1)],
-        activations=[act],
-        loss=loss,
-        X=np.array([[x]]),
-        Y=np.array([[y]]),
-    )
 
 
 def test_rounding_to_float64_is_the_nearest_double() -> None:
@@ -59,7 +47,7 @@ def test_rounding_covers_subnormals_and_overflow() -> None:
 
 
 def test_rounded_results_have_the_dtype_and_shapes() -> None:
-    case = _one_unit("tanh", "mse", 0.3, 0.1)
+    case = one_unit("tanh", "mse", 0.3, 0.1)
     case["weights"], case["biases"] = [np.ones((1, 2))], [np.zeros(2)]
     case["Y"] = np.zeros((1, 2))
     r = rounded(exact_backprop(**case), np.float32)
@@ -71,7 +59,7 @@ def test_rounded_results_have_the_dtype_and_shapes() -> None:
 
 def test_float32_inputs_are_taken_at_their_exact_value() -> None:
     x = np.float32(0.1)
-    res = exact_backprop(**_one_unit("identity", "mse", 0.0, 0.0) | {"X": np.array([[x]])})
+    res = exact_backprop(**one_unit("identity", "mse", 0.0, 0.0) | {"X": np.array([[x]])})
     assert res.output[0, 0] == mpmath.mpf(float(x)) != mpmath.mpf("0.1")
 
 
