@@ -25,6 +25,7 @@ from oracle.engine import Target, load_target, verify
 from oracle.engine.cases import Case
 from oracle.engine.profiles import cache_dir
 from oracle.engine.reference import dispatch
+from oracle.engine.run import GROUP, plan
 from oracle.fast import enable_persistent_cache
 
 
@@ -38,7 +39,8 @@ def _record(target: Target, networks: int) -> list[Case]:
 
     engine_run.dispatch = recording
     try:
-        per_property = max(1, networks // (8 * 14))  # 14 agreement properties, 8 a group
+        agreement = [label for label, _, _ in plan(target, False) if label.startswith("agreement/")]
+        per_property = max(1, networks // (GROUP * len(agreement)))
         verify(target, profile_name="quick", only=["agreement"], max_examples=per_property)
     finally:
         engine_run.dispatch = original
@@ -84,8 +86,8 @@ def main() -> None:
             q.result()
 
     def overlapped() -> None:
-        for i in range(0, len(cases), 8):
-            group = cases[i : i + 8]
+        for i in range(0, len(cases), GROUP):
+            group = cases[i : i + GROUP]
             pending = [dispatch(c) for c in group]
             for c, q in zip(group, pending, strict=True):
                 run_target(c)

@@ -191,6 +191,10 @@ FILLINGS = st.tuples(
 )
 
 
+# Seeds of one group's networks are this far apart (an odd constant: distinct mod 2³²).
+_SEED_STRIDE = 0x9E3779B1
+
+
 @st.composite
 def _groups(draw: st.DrawFn, size: int, structure: st.SearchStrategy[Structure]) -> list[Case]:
     # One draw of scales and a seed per group, each network's seed derived from it: the
@@ -200,10 +204,6 @@ def _groups(draw: st.DrawFn, size: int, structure: st.SearchStrategy[Structure])
     return [
         fill(s, (seed + k * _SEED_STRIDE) % 2**32, gain, x_scale, zero_share) for k in range(size)
     ]
-
-
-# Seeds of one group's networks are this far apart (an odd constant: distinct mod 2³²).
-_SEED_STRIDE = 0x9E3779B1
 
 
 @functools.cache

@@ -274,8 +274,13 @@ def judge(
         chi = measured.chi_loss
         base = pairs_ref if measured.base is None else quantities(measured.base, families)
         for run in measured.runs:
-            for k, ((_, o), (_, p)) in enumerate(zip(base, quantities(run, families), strict=True)):
-                sens[k] = max(sens[k], norm(np.asarray(p, np.float64) - o) / rho)
+            moved = norms(
+                [
+                    np.asarray(p, np.float64) - o
+                    for (_, o), (_, p) in zip(base, quantities(run, families), strict=True)
+                ]
+            )
+            sens = [max(s, m / rho) for s, m in zip(sens, moved, strict=True)]
         for k, (q, _) in enumerate(pairs_ref):
             mags[k] = measured.magnitudes.get(q, 0.0)
     out = []
