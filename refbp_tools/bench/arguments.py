@@ -67,8 +67,9 @@ def _add_guard_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         default=1,
         metavar="N",
-        help="BLAS, OpenMP and XLA threads for every implementation while timing; 0 leaves "
-        "them as the libraries choose (default: %(default)s)",
+        help="BLAS and OpenMP threads for every implementation while timing, and the CPUs "
+        "the benchmark process is bound to (which is what limits XLA); 0 leaves them as "
+        "the libraries choose (default: %(default)s)",
     )
     p.add_argument(
         "--wait-idle",

@@ -53,6 +53,13 @@ class Usage:
         sample = machine_busy_seconds()
         return cls(None if sample is None else sample[0], own_seconds(), time.perf_counter())
 
+    def own_cores_since(self, start: Usage) -> float | None:
+        """Cores this process kept busy between ``start`` and this moment, on average:
+        1.0 for one thread that never waited, 2.0 for two."""
+        if self.wall <= start.wall:
+            return None
+        return (self.own - start.own) / (self.wall - start.wall)
+
     def others_since(self, start: Usage, cpus: int | None = None) -> float | None:
         """Share of all CPUs busy with other processes between ``start`` and this moment:
         0 on a quiet machine, 0.5 when a neighbour keeps one of two cores busy."""

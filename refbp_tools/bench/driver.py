@@ -25,7 +25,6 @@ from refbp_tools.progress import Progress
 FULL_ROUNDS = ("10", "0.5")
 QUICK_ROUNDS = ("3", "0.05")
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false"
 
 _RESULT_LINE = re.compile(r"^(\S+::\S+)\s+(PASSED|FAILED|SKIPPED|ERROR|XFAIL|XPASS)")
 _COLLECTED = re.compile(r"collected (\d+) items?(?:.* (\d+) selected)?")
@@ -38,7 +37,7 @@ class Settings:
     quick: bool = False
     peers: Sequence[str] = ()
     wait_each: float = 0.0  # seconds to wait for an idle machine before each benchmark
-    threads: int = 1  # BLAS / OpenMP / XLA threads; 0 leaves them as the libraries choose
+    threads: int = 1  # BLAS / OpenMP threads and CPUs bound; 0 leaves them as they are
     retries: int = 1  # passes over the benchmarks timed under contention
     retry_wait: float = 5.0  # seconds to wait for an idle machine before each retry
     retry_budget: float = 300.0  # seconds a retry pass may take
@@ -89,16 +88,14 @@ def pytest_command(json_out: Path, quick: bool, node_ids: Sequence[str] = ()) ->
     ]
 
 
-def thread_env(threads: int, base: dict[str, str]) -> dict[str, str]:
-    """The variables that pin BLAS, OpenMP and XLA to ``threads`` (none for 0).  Two BLAS
-    threads on two shared cores wait for each other whenever a neighbour takes one."""
+def thread_env(threads: int) -> dict[str, str]:
+    """The variables that pin BLAS and OpenMP to ``threads`` (none for 0); the session
+    also binds itself to as many CPUs (tests/bench/conftest.py), which is what limits
+    XLA.  Two BLAS threads on two shared cores wait for each other whenever a neighbour
+    takes one."""
     if threads <= 0:
         return {}
-    env = dict.fromkeys(THREAD_VARS, str(threads))
-    if threads == 1:
-        xla = base.get("XLA_FLAGS", "")
-        env["XLA_FLAGS"] = xla if XLA_ONE_THREAD in xla else f"{xla} {XLA_ONE_THREAD}".strip()
-    return env
+    return dict.fromkeys(THREAD_VARS, str(threads))
 
 
 def bench_env(settings: Settings, wait: float, deadline: float | None = None) -> dict[str, str]:
@@ -111,7 +108,7 @@ def bench_env(settings: Settings, wait: float, deadline: float | None = None) ->
     }
     if deadline is not None:
         env["REFBP_BENCH_DEADLINE"] = f"{deadline:.0f}"
-    return env | thread_env(settings.threads, dict(os.environ))
+    return env | thread_env(settings.threads)
 
 
 def pasteable(cmd: Sequence[str], env: dict[str, str], root: Path) -> str:
@@ -223,7 +220,7 @@ def run_benchmarks(root: Path, json_out: Path, settings: Settings, log_path: Pat
     ids = contended_ids(data)
     guard: dict[str, Any] = {
         "threads": settings.threads,
-        "env": thread_env(settings.threads, dict(os.environ)),
+        "env": thread_env(settings.threads),
         "wait_each": settings.wait_each,
         "busy_limit": BUSY_LIMIT,
         "first_pass": {"benchmarks": len(data.get("benchmarks", [])), "contended": len(ids)},

@@ -11,7 +11,7 @@ from refbp_tools.bench import sections
 from refbp_tools.bench.compare import Change, regressions
 from refbp_tools.bench.contention import BUSY_LIMIT, IDLE_LIMIT
 from refbp_tools.bench.formatting import fmt_time, table
-from refbp_tools.bench.model import Results
+from refbp_tools.bench.model import IMPL_LABELS, Results
 from refbp_tools.bench.targets import check_targets
 
 _STEP = (
@@ -94,6 +94,34 @@ def _wait_sentence(guard: dict[str, Any]) -> str:
     return text
 
 
+def _binding_clause(affinity: Any) -> str:
+    """The CPUs the session was bound to, when it recorded them as a list."""
+    if not isinstance(affinity, list) or not affinity:
+        return ""
+    cpus = ", ".join(str(c) for c in affinity)
+    return (
+        f" and the process bound to CPU {cpus} (XLA sizes its thread pool from that mask; "
+        "no XLA flag limits it)"
+    )
+
+
+def _cores_sentence(res: Results) -> str:
+    """The most cores each implementation kept busy in any benchmark: whether the
+    implementations really ran on the same number of cores."""
+    rows = [*res.steps, *res.ladder, *(c for op in res.ops for c in op.cells.values())]
+    most: dict[str, float] = {}
+    for row in rows:
+        for impl, cores in row.cores.items():
+            most[impl] = max(cores, most.get(impl, 0.0))
+    if not most:
+        return ""
+    listed = ", ".join(f"{IMPL_LABELS.get(k, k)} {v:.2f}" for k, v in sorted(most.items()))
+    return (
+        "The most cores any one benchmark kept busy (the process's CPU time over the wall "
+        f"time): {listed}."
+    )
+
+
 def guard_lines(res: Results) -> list[str]:
     """How the run was kept honest: threads, waiting, retries; which rows stayed contended."""
     guard = res.guard
@@ -105,6 +133,7 @@ def guard_lines(res: Results) -> list[str]:
         pinned = (
             f"BLAS and peer threads pinned to {threads} for the whole run "
             f"({', '.join(f'{k}={v}' for k, v in sorted(guard.get('env', {}).items()))})"
+            + _binding_clause(res.meta.get("cpu_affinity"))
             if threads
             else "threads left as the libraries choose (--threads 0)"
         )
@@ -117,6 +146,8 @@ def guard_lines(res: Results) -> list[str]:
         )
         if guard.get("seconds") is not None:
             lines += ["", f"The bench ran for {guard['seconds']:.0f} s (wall clock)."]
+    if cores := _cores_sentence(res):
+        lines += ["", cores]
     counts = [
         *_count(res.steps, "size ladder"),
         *_count(res.ladder, "step ladder"),

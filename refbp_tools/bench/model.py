@@ -23,12 +23,14 @@ PEER_LABELS = {"jax": "JAX", "torch": "PyTorch", "bound": "bound"}
 
 @dataclass
 class Timings:
-    """Per implementation: median and minimum seconds, rounds, others' CPU share."""
+    """Per implementation: median and minimum seconds, rounds, others' CPU share, cores
+    kept busy."""
 
     median: dict[str, float] = field(default_factory=dict)
     minimum: dict[str, float] = field(default_factory=dict)
     rounds: dict[str, int] = field(default_factory=dict)
     others: dict[str, float] = field(default_factory=dict)
+    cores: dict[str, float] = field(default_factory=dict)  # own CPU time / wall time
 
     def add(self, impl: str, bench: dict[str, Any]) -> None:
         stats = bench["stats"]
@@ -39,6 +41,9 @@ class Timings:
         share = bench.get("extra_info", {}).get("others_cpu")
         if share is not None:
             self.others[impl] = float(share)
+        cores = bench.get("extra_info", {}).get("own_cores")
+        if cores is not None:
+            self.cores[impl] = float(cores)
 
     def ratio(self, impl: str, stat: str = "median") -> float | None:
         """refbp's median (or min) as a multiple of ``impl``'s, if both were measured."""

@@ -80,17 +80,44 @@ def pytest_benchmark_update_machine_info(config: Any, machine_info: dict[str, An
         "blas": _blas(),
         "env": {k: os.environ.get(k) for k in env_keys},
         "cpu_count": os.cpu_count(),
-        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu_affinity": (
+            sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        ),
         "loadavg_end": list(os.getloadavg()),
     }
 
 
+def bind_cpus(count: int) -> list[int] | None:
+    """Bind this process (every thread it has, and so every thread it starts) to ``count``
+    of the CPUs it may use; the CPUs it is bound to afterwards (None where Linux's
+    affinity calls are missing).
+
+    XLA sizes its thread pool from the affinity mask when its client starts and ignores
+    the XLA_FLAGS that claim to limit it (``--xla_cpu_multi_thread_eigen=false`` left a
+    1024² GEMM on two cores here), so the mask is what gives every implementation the
+    same cores as NumPy's pinned BLAS."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) > count:
+        chosen = allowed[:count]
+        tasks = os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else ["0"]
+        for tid in tasks:
+            try:
+                os.sched_setaffinity(int(tid), chosen)
+            except OSError:  # a thread that ended since the listing
+                pass
+    return sorted(os.sched_getaffinity(0))
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Pin the BLAS threads already loaded (NumPy's) when asked: the variables that
-    ``refbp bench`` sets reach libraries loaded later, but OpenBLAS reads them only once."""
+    """When asked for N threads: pin the BLAS threads already loaded (NumPy's; the
+    variables that ``refbp bench`` sets reach libraries loaded later, but OpenBLAS reads
+    them only once) and bind the process to N CPUs before JAX or PyTorch start theirs."""
     threads = int(os.environ.get("REFBP_BENCH_THREADS") or 0)
     if threads <= 0:
         return
+    bind_cpus(threads)
     try:
         import threadpoolctl
     except ImportError:
@@ -121,7 +148,8 @@ def _quiet_start_and_load(request: pytest.FixtureRequest) -> Iterator[None]:
 
     ``others_cpu`` is the share of all CPUs, during the benchmark, that was busy but not
     with this process (its threads included): 0 on a quiet machine, 0.5 when a neighbour
-    keeps one of two cores busy.  Linux only (None elsewhere).
+    keeps one of two cores busy.  Linux only (None elsewhere).  ``own_cores`` is this
+    process's CPU time over the wall time: how many cores the timed code kept busy.
     """
     if "benchmark" not in request.fixturenames:
         yield
@@ -144,6 +172,8 @@ def _quiet_start_and_load(request: pytest.FixtureRequest) -> Iterator[None]:
         time.sleep(_SETTLE_SECONDS)
     start = Usage.now()
     yield
-    benchmark.extra_info["others_cpu"] = Usage.now().others_since(start)
+    end = Usage.now()
+    benchmark.extra_info["others_cpu"] = end.others_since(start)
+    benchmark.extra_info["own_cores"] = end.own_cores_since(start)
     benchmark.extra_info["waited_for_idle"] = round(waited, 1)
     benchmark.extra_info["loadavg"] = os.getloadavg()[0]

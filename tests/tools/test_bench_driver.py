@@ -6,6 +6,7 @@ pytest subprocess stand in for the real benchmarks."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -109,8 +110,7 @@ def test_run_benchmarks_end_to_end(
     args = ["tests/bench", *_quick_tail(out)]
     env = {"REFBP_BENCH_QUICK": "1", "REFBP_BENCH_PEERS": "jax,torch",
            "REFBP_BENCH_WAIT_IDLE": "2.5", "REFBP_BENCH_THREADS": "1",
-           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false"}  # fmt: skip
+           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     command = (f"cd {shlex.quote(str(fake_bench_root))} && "
                + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
                + f" {shlex.join([sys.executable, '-u', '-m', 'pytest', *args])}")  # fmt: skip
@@ -131,8 +131,7 @@ def test_run_benchmarks_end_to_end(
     assert out.read_text() == json.dumps(data, indent=1)
     record, busy = data["benchmarks"]
     assert record["extra_info"]["argv"] == args
-    assert record["extra_info"]["env"] == {**env, "REFBP_BENCH_WAIT_IDLE": "2.5"}
-    assert record["extra_info"]["python"] == sys.executable  # the interpreter that runs refbp
+    assert record["extra_info"]["env"] == {**env, "XLA_FLAGS": None}  # no XLA flag added
     assert record["stats"]["rounds"] >= 3 and "data" not in record["stats"]  # no raw timings
     assert busy["extra_info"]["others_cpu"] == 0.01  # the quiet retry replaced the busy one
     assert busy["extra_info"]["retry_wait"] == "0.5" and busy["extra_info"]["attempts"] == 2
@@ -258,9 +257,7 @@ def test_full_run_command_and_progress(
                   "text": True, "bufsize": 1}  # fmt: skip
     assert (env["REFBP_BENCH_QUICK"], env["REFBP_BENCH_PEERS"]) == ("0", "")
     assert env["REFBP_BENCH_WAIT_IDLE"] == "0.0" and env["PATH"] == driver.os.environ["PATH"]
-    assert env["XLA_FLAGS"] == (
-        "--xla_force_host_platform_device_count=1 --xla_cpu_multi_thread_eigen=false"
-    )  # the caller's XLA flags kept, one more added
+    assert env["XLA_FLAGS"] == "--xla_force_host_platform_device_count=1"  # the caller's, as given
     assert log.read_text().endswith("".join(_FakePopen.lines))
     printed = capsys.readouterr().out.splitlines()
     assert printed[2:] == [
@@ -287,10 +284,8 @@ def test_full_run_command_and_progress(
 
 
 def test_thread_environment() -> None:
-    assert driver.thread_env(0, {}) == {}
-    assert driver.thread_env(2, {"XLA_FLAGS": "--a"}) == dict.fromkeys(driver.THREAD_VARS, "2")
-    flags = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false --b"}
-    assert driver.thread_env(1, flags)["XLA_FLAGS"] == flags["XLA_FLAGS"]  # not added twice
+    assert driver.thread_env(0) == {}
+    assert driver.thread_env(2) == dict.fromkeys(driver.THREAD_VARS, "2")
     env = driver.bench_env(Settings(peers=("jax",)), 1.5, deadline=1234.4)
     assert env["REFBP_BENCH_DEADLINE"] == "1234" and env["REFBP_BENCH_WAIT_IDLE"] == "1.5"
     assert driver.pasteable(["/p y/python", "-m", "pytest"], {"A": "x y"}, Path("/r")) == (
@@ -347,3 +342,35 @@ def test_raw_timings_are_stripped_and_nothing_else() -> None:
     del want["benchmarks"][0]["stats"]["data"]
     assert driver.strip_raw_timings(data) == want and data == want
     assert driver.strip_raw_timings({"version": 1}) == {"version": 1}
+
+
+_ONE_CPU_GEMM = """
+import time
+from tests.bench.conftest import bind_cpus
+from refbp_tools.bench.contention import Usage
+print(len(bind_cpus(1)))
+import jax, jax.numpy as jnp
+x = jnp.ones((512, 512), jnp.float32)
+f = jax.jit(lambda x: x @ x)
+f(x).block_until_ready()
+start = Usage.now()
+while time.perf_counter() - start.wall < 1.0:
+    f(x).block_until_ready()
+print(Usage.now().own_cores_since(start))
+"""
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs Linux's CPU affinity and two CPUs",
+)
+def test_a_session_bound_to_one_cpu_keeps_xla_on_one_core() -> None:
+    """The bench's one-thread setting must hold for JAX too, whose pool ignores XLA_FLAGS."""
+    pytest.importorskip("jax")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", _ONE_CPU_GEMM], cwd=root, capture_output=True, text=True,
+        check=True, env=dict(os.environ, JAX_PLATFORMS="cpu"),
+    ).stdout.split()  # fmt: skip
+    assert out[0] == "1"
+    assert float(out[1]) < 1.1  # one thread's CPU time, within the clock's granularity

@@ -99,6 +99,13 @@ def test_the_contention_section_says_what_was_done() -> None:
         "(OMP_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1); no wait before the run (--wait-idle 0)."
     )
     assert "First pass: 0 of 76 benchmarks contended.  No retry" in text
+    assert "bound to CPU" not in text and "most cores" not in text  # a run that recorded neither
+    run["machine_info"]["refbp_bench"]["cpu_affinity"] = [1]
+    for b in run["benchmarks"]:
+        b["extra_info"]["own_cores"] = 1.5 if b["extra_info"]["impl"] == "jax" else 0.98
+    text = "\n".join(guard_lines(parse_results(run)))
+    assert " and the process bound to CPU 1 (XLA sizes its thread pool from that mask" in text
+    assert "kept busy (the process's CPU time over the wall time): GEMM bound 0.98, JAX jit 1.50, refbp 0.98, PyTorch 0.98." in text
     assert "The bench ran for 612 s (wall clock)." in text
     assert text.endswith(
         "Rows measured under contention (†): size ladder 0 of 6; step ladder 0 of 12; "
