@@ -4,33 +4,46 @@ mark, waiting for an idle machine, and keeping the better of two attempts at a b
 On two shared cores a process that takes one core makes every two-thread GEMM wait for
 its slower thread, so a timing taken then says more about the neighbour than the code.
 ``others_since`` is what the benchmark session records around every benchmark; a
-benchmark is *contended* when other processes kept more than ``BUSY_LIMIT`` of the
-machine busy while it ran.
+benchmark is *contended* when other processes kept more than ``BUSY_LIMIT`` of the CPUs
+it runs on busy while it ran (the whole machine, unless the session is bound to some).
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-BUSY_LIMIT = 0.10  # others' share of all CPUs above which a timing is marked contended
+BUSY_LIMIT = 0.10  # others' share of the CPUs above which a timing is marked contended
 IDLE_LIMIT = 0.05  # others' share below which the machine counts as idle
 
 
-def machine_busy_seconds() -> tuple[float, float] | None:
-    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat; or None.
+def machine_busy_seconds(cpus: Collection[int] | None = None) -> tuple[float, float] | None:
+    """(busy, total) CPU seconds since boot, from /proc/stat: of the whole machine, or of
+    the CPUs ``cpus`` alone; None where /proc/stat cannot be read.
 
-    Busy is everything but idle and iowait, summed over all CPUs (steal included)."""
+    Busy is everything but idle and iowait, summed over the CPUs (steal included)."""
+    wanted = None if cpus is None else {f"cpu{c}" for c in cpus}
+    busy = total = 0
     try:
         with open("/proc/stat") as f:
-            fields = [int(v) for v in f.readline().split()[1:]]
-    except (OSError, ValueError):
+            for line in f:
+                name, *values = line.split()
+                if not (name == "cpu" if wanted is None else name in wanted):
+                    continue
+                fields = [int(v) for v in values]
+                idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+                busy, total = busy + sum(fields) - idle, total + sum(fields)
+                if wanted is None:
+                    break
+    except (OSError, ValueError, IndexError):
+        return None
+    if total == 0:
         return None
     tick = os.sysconf("SC_CLK_TCK")
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields) - idle) / tick, sum(fields) / tick
+    return busy / tick, total / tick
 
 
 def own_seconds() -> float:
@@ -39,19 +52,35 @@ def own_seconds() -> float:
     return t.user + t.system
 
 
+def bound_cpus() -> list[int] | None:
+    """The CPUs this process may run on, when that is fewer than the machine has."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    mask = sorted(os.sched_getaffinity(0))
+    return mask if len(mask) < (os.cpu_count() or len(mask)) else None
+
+
 @dataclass(frozen=True)
 class Usage:
-    """Machine-wide busy CPU seconds, this process's CPU seconds and the wall clock at one
-    moment (``Usage.now()``)."""
+    """Busy CPU seconds of the CPUs this process may run on (the whole machine when it is
+    not bound to some), this process's CPU seconds and the wall clock at one moment
+    (``Usage.now()``); ``cpus``: how many CPUs ``busy`` covers (None: all of them)."""
 
     busy: float | None
     own: float
     wall: float
+    cpus: int | None = None
 
     @classmethod
     def now(cls) -> Usage:
-        sample = machine_busy_seconds()
-        return cls(None if sample is None else sample[0], own_seconds(), time.perf_counter())
+        mask = bound_cpus()
+        sample = machine_busy_seconds(mask)
+        return cls(
+            None if sample is None else sample[0],
+            own_seconds(),
+            time.perf_counter(),
+            None if mask is None else len(mask),
+        )
 
     def own_cores_since(self, start: Usage) -> float | None:
         """Cores this process kept busy between ``start`` and this moment, on average:
@@ -61,11 +90,13 @@ class Usage:
         return (self.own - start.own) / (self.wall - start.wall)
 
     def others_since(self, start: Usage, cpus: int | None = None) -> float | None:
-        """Share of all CPUs busy with other processes between ``start`` and this moment:
-        0 on a quiet machine, 0.5 when a neighbour keeps one of two cores busy."""
+        """Share of the CPUs (those this process may run on) busy with other processes
+        between ``start`` and this moment: 0 on a quiet machine, 0.5 when a neighbour keeps
+        one of two cores busy.  A neighbour on a CPU this process is not bound to does not
+        count: it takes none of this process's time."""
         if self.busy is None or start.busy is None or self.wall <= start.wall:
             return None
-        capacity = (self.wall - start.wall) * (cpus or os.cpu_count() or 1)
+        capacity = (self.wall - start.wall) * (cpus or self.cpus or os.cpu_count() or 1)
         return max(0.0, ((self.busy - start.busy) - (self.own - start.own)) / capacity)
 
 

@@ -31,6 +31,7 @@ def test_machine_load_from_proc_stat(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = iter([10.0, 12.5, 0.0])  # 2.5 s of wall clock on 2 CPUs: 5 CPU seconds
     monkeypatch.setattr(contention.time, "perf_counter", lambda: next(clock))
     monkeypatch.setattr(contention.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(contention, "bound_cpus", lambda: None)  # as if run unbound
     own = iter([1.0, 1.5, 0.0])  # this process used 0.5 of the 2.0 busy seconds
     monkeypatch.setattr(contention, "own_seconds", lambda: next(own))
     slept: list[float] = []
@@ -44,6 +45,12 @@ def test_machine_load_from_proc_stat(monkeypatch: pytest.MonkeyPatch) -> None:
     assert contention.machine_busy_seconds() == (2.0, 9.5)
     lines = iter(["cpu  a b c\n"])
     assert contention.machine_busy_seconds() is None
+
+    per_cpu = "cpu  300 0 0 500\ncpu0 100 0 0 400\ncpu1 200 0 0 100\ncpu2 x\n"
+    lines = iter([per_cpu, per_cpu, per_cpu])
+    assert contention.machine_busy_seconds([1]) == (2.0, 3.0)  # cpu1's line alone
+    assert contention.machine_busy_seconds([0, 1]) == (3.0, 8.0)  # the sum of both
+    assert contention.machine_busy_seconds([3]) is None  # no such CPU: nothing to read
 
     def no_proc(path: str, *a: Any, **k: Any) -> io.StringIO:
         raise FileNotFoundError(path)
@@ -60,6 +67,19 @@ def test_others_since_edge_cases() -> None:
     assert Usage(busy=9.0, own=2.0, wall=101.0).others_since(start, cpus=2) == 0.0
     assert Usage(busy=11.0, own=1.0, wall=101.0).others_since(start, cpus=2) == 0.5
     assert Usage(busy=11.0, own=1.0, wall=101.0).others_since(start, cpus=4) == 0.25
+    # a process bound to one CPU: a neighbour's second of it there is all of that CPU
+    one = Usage(busy=10.0, own=1.0, wall=100.0, cpus=1)
+    assert Usage(busy=11.0, own=1.0, wall=101.0, cpus=1).others_since(one) == 1.0
+
+
+def test_a_bound_process_measures_the_cpus_it_is_bound_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(contention.os, "sched_getaffinity", lambda pid: {1}, raising=False)
+    monkeypatch.setattr(contention.os, "cpu_count", lambda: 2)
+    read: list[Any] = []
+    monkeypatch.setattr(contention, "machine_busy_seconds", lambda cpus=None: read.append(cpus))
+    assert contention.bound_cpus() == [1] and Usage.now().cpus == 1 and read == [[1]]
+    monkeypatch.setattr(contention.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert contention.bound_cpus() is None and Usage.now().cpus is None and read[-1] is None
 
 
 def test_wait_idle_polls_until_idle_or_the_deadline(
