@@ -14,6 +14,7 @@ from jax import lax
 from oracle._checks import F64, as_f64, check_activation, check_dense, check_loss
 from oracle.fast.buckets import batch_bucket, width_bucket
 from oracle.fast.core import ACT_BRANCHES, ACT_INDEX, LOSS_BRANCHES, LOSS_INDEX
+from oracle.fast.host import to_host
 from oracle.network import _dense_vjp_jit
 
 Array = jax.Array
@@ -49,7 +50,7 @@ def activation_vjp_fast(name: str, z: npt.ArrayLike, upstream: npt.ArrayLike) ->
     zp, gp = np.zeros((Rp, P)), np.zeros((Rp, P))
     zp[:R, :n], gp[:R, :n] = z2, g2
     mask = np.arange(P) < n
-    a, dz = jax.device_get(
+    a, dz = to_host(
         _activation_vjp_core(np.asarray(ACT_INDEX[name], dtype=np.int32), zp, mask, gp)
     )
     return (
@@ -85,7 +86,7 @@ def loss_grad_fast(name: str, a: npt.ArrayLike, y: npt.ArrayLike) -> tuple[float
     ap[:B, :n_out], yp[:B, :n_out] = aa, yy
     col = np.arange(P) < n_out
     mask = (np.arange(Bp) < B)[:, None] & col[None, :]
-    c, da = jax.device_get(
+    c, da = to_host(
         _loss_grad_core(
             np.asarray(LOSS_INDEX[name], dtype=np.int32),
             ap,
@@ -113,7 +114,7 @@ def dense_vjp_fast(
     Bp, P = batch_bucket(B), width_bucket(max(n_in, n_out))
     xp, wp, bp, gp = np.zeros((Bp, P)), np.zeros((P, P)), np.zeros(P), np.zeros((Bp, P))
     xp[:B, :n_in], wp[:n_in, :n_out], bp[:n_out], gp[:B, :n_out] = xx, ww, bb, g
-    z, dx, dw, db = jax.device_get(_dense_vjp_jit(xp, wp, bp, gp))
+    z, dx, dw, db = to_host(_dense_vjp_jit(xp, wp, bp, gp))
     return (
         np.array(z[:B, :n_out]),
         np.array(dx[:B, :n_in]),

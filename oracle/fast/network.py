@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-import jax
 import numpy as np
 import numpy.typing as npt
 
 from oracle._checks import F64, check_inputs, check_network
 from oracle.fast.buckets import buckets_for
 from oracle.fast.core import core_jit, forward_jit
+from oracle.fast.host import to_host
 from oracle.fast.packing import Packed, checked_pack, pack_params, pack_structure, unpack
 from oracle.network import OracleResult
 
@@ -24,7 +24,7 @@ __all__ = ["ForwardTrace", "backprop_fast", "forward_fast", "predict_fast", "run
 
 def run_core(packed: Packed) -> tuple[Any, ...]:
     """The padded results of one packed network, as NumPy arrays."""
-    return tuple(jax.device_get(core_jit(*packed)))
+    return to_host(core_jit(*packed))
 
 
 def backprop_fast(
@@ -75,7 +75,7 @@ def forward_fast(
     Xp = np.zeros((bk.batch, bk.width))
     Xp[: x.shape[0], : x.shape[1]] = x
     st = pack_structure(net, x.shape[0], bk)
-    zs, acts = jax.device_get(forward_jit(W, b, st["act_idx"], Xp, st["unit_mask"]))
+    zs, acts = to_host(forward_jit(W, b, st["act_idx"], Xp, st["unit_mask"]))
     B, widths = x.shape[0], net.widths
     L = len(net.weights)
     return ForwardTrace(
