@@ -44,6 +44,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -119,18 +120,38 @@ def quantities(r: Any, families: Sequence[str] = FAMILIES) -> list[tuple[Quantit
 
     ``r`` has the fields of :class:`Reference`; a field that is None is skipped.
     """
-    out: list[tuple[Quantity, np.ndarray]] = []
-    if "loss" in families:
-        out.append((Quantity("loss", None), np.asarray(r.loss, dtype=np.float64)))
     L = len(r.grad_weights)
-    fields = (("delta", r.deltas), ("grad_W", r.grad_weights), ("grad_b", r.grad_biases))
-    for i in range(L - 1, -1, -1):
-        for family, values in fields:
-            if family in families and values is not None:
-                out.append((Quantity(family, i + 1), np.asarray(values[i])))
-    if "grad_X" in families and r.grad_input is not None:
-        out.append((Quantity("grad_X", None), np.asarray(r.grad_input)))
+    keys = _quantity_keys(
+        L, tuple(families), r.deltas is not None, r.grad_biases is not None,
+        r.grad_input is not None,
+    )  # fmt: skip
+    fields = {"delta": r.deltas, "grad_W": r.grad_weights, "grad_b": r.grad_biases}
+    out: list[tuple[Quantity, np.ndarray]] = []
+    for q in keys:
+        if q.family == "loss":
+            out.append((q, np.asarray(r.loss, dtype=np.float64)))
+        elif q.family == "grad_X":
+            out.append((q, np.asarray(r.grad_input)))
+        else:
+            assert q.layer is not None
+            out.append((q, np.asarray(fields[q.family][q.layer - 1])))
     return out
+
+
+@lru_cache(maxsize=256)
+def _quantity_keys(
+    L: int, families: tuple[str, ...], deltas: bool, biases: bool, grad_x: bool
+) -> tuple[Quantity, ...]:
+    """The keys :func:`quantities` lists for a result of L layers (a verified network's are
+    listed four times: built once per structure)."""
+    present = {"delta": deltas, "grad_W": True, "grad_b": biases}
+    keys = [Quantity("loss", None)] if "loss" in families else []
+    for i in range(L - 1, -1, -1):
+        keys += [Quantity(f, i + 1) for f in ("delta", "grad_W", "grad_b")
+                 if f in families and present[f]]  # fmt: skip
+    if "grad_X" in families and grad_x:
+        keys.append(Quantity("grad_X", None))
+    return tuple(keys)
 
 
 def wrong_shapes(got: Any, ref: Any, families: Sequence[str]) -> list[Quantity]:
@@ -169,19 +190,22 @@ def norms(arrays: Sequence[Any]) -> list[float]:
     """``[norm(a) for a in arrays]``, the sums of squares taken in one pass over all of them
     (a network has a dozen small quantities: one call each would cost more than the sums);
     any whose squares overflow or underflow are redone by :func:`norm`."""
-    flat = [np.asarray(a, dtype=np.float64).ravel() for a in arrays]
+    flat = [np.ravel(a) for a in arrays]
     if not flat:
         return []
-    sizes = np.array([f.size for f in flat])
-    x = np.concatenate(flat)
+    sizes = np.fromiter((f.size for f in flat), dtype=np.intp, count=len(flat))
+    x = np.concatenate(flat, dtype=np.float64, casting="same_kind")
     if x.size == 0:
         return [0.0] * len(flat)
-    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    starts = np.zeros(len(flat), dtype=np.intp)
+    np.cumsum(sizes[:-1], out=starts[1:])
     full = sizes > 0  # reduceat cannot express an empty segment: those stay 0
     out = np.zeros(len(flat))
     with np.errstate(over="ignore", invalid="ignore"):
         out[full] = np.sqrt(np.add.reduceat(x * x, starts[full]))
     safe = np.isfinite(out) & ((out > 1e-150) | (sizes == 0))
+    if safe.all():
+        return list(out.tolist())
     return [float(n) if ok else norm(f) for n, ok, f in zip(out, safe, flat, strict=True)]
 
 
@@ -259,10 +283,12 @@ def judge(
     pairs_got = quantities(got, families)
     pairs_ref = quantities(ref, families)
     factor = bound_factor(dtype, depth, width)
-    errors = norms(
+    n = len(pairs_ref)
+    both = norms(  # the errors and the reference's norms in one pass
         [np.asarray(r, np.float64) - o for (_, r), (_, o) in zip(pairs_got, pairs_ref, strict=True)]
+        + [o for _, o in pairs_ref]
     )
-    ref_norms = norms([o for _, o in pairs_ref])
+    errors, ref_norms = both[:n], both[n:]
     sens = [0.0] * len(errors)
     mags = [0.0] * len(errors)
     chi = 1.0
