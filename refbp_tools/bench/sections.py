@@ -225,13 +225,15 @@ def op_lines(res: Results) -> list[str]:
 
 
 def _floor_lines(res: Results) -> list[str]:
-    """What NumPy itself takes on the same array: a transcendental pass and a copy."""
+    """What NumPy itself takes on the same array: each transcendental pass and a copy."""
     if not res.floor:
         return []
     dtypes = sorted({d for _, d in res.floor})
+    labels = [(f, f"`np.{f}`") for f in ("exp", "expm1", "log1p", "tanh")]
     parts = [
         f"{label} {', '.join(f'{fmt_time(res.floor.get((name, d)))} ({d})' for d in dtypes)}"
-        for name, label in (("exp", "`np.exp`"), ("copy", "one copy (`np.copyto`)"))
+        for name, label in (*labels, ("copy", "one copy (`np.copyto`)"))
+        if any((name, d) in res.floor for d in dtypes)
     ]
     return ["", f"The floor on the same array: {'; '.join(parts)}."]
 

@@ -68,6 +68,20 @@ def test_op_sections_without_activations_or_shape() -> None:
     )
 
 
+def test_the_floor_line_lists_the_functions_the_run_timed() -> None:
+    run = synthetic_run()
+    md = render_markdown(parse_results(run))
+    assert "The floor on the same array: `np.exp` " in md and "np.log1p" not in md
+    for dtype in ("float32", "float64"):
+        run["benchmarks"].append({
+            "name": f"test_floor[log1p-{dtype}]", "fullname": f"x::test_floor[log1p-{dtype}]",
+            "stats": {"median": 2e-3, "min": 2e-3, "rounds": 3},
+            "extra_info": {"kind": "floor", "impl": "numpy", "name": "log1p", "dtype": dtype},
+        })  # fmt: skip
+    md = render_markdown(parse_results(run))
+    assert "; `np.log1p` 2 ms (float32), 2 ms (float64); one copy (`np.copyto`) " in md
+
+
 def test_machine_lines_fallbacks_and_median() -> None:
     run: dict[str, Any] = {"machine_info": {"node": "n", "cpu": {"brand_raw": "X", "count": 4}},
                            "datetime": "2026-01-01T00:00:00", "benchmarks": []}  # fmt: skip
