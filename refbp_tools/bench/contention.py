@@ -101,8 +101,8 @@ class Usage:
 
 
 def others_share(window: float = 2.0) -> float | None:
-    """The share of all CPUs that processes other than this one kept busy over the next
-    ``window`` seconds (None where /proc/stat cannot be read)."""
+    """The share of the CPUs (see ``Usage``) that processes other than this one kept busy
+    over the next ``window`` seconds (None where /proc/stat cannot be read)."""
     start = Usage.now()
     if start.busy is None:
         return None

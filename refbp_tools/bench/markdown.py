@@ -139,7 +139,7 @@ def guard_lines(res: Results) -> list[str]:
         )
         wait = _wait_sentence(guard)
         lines.append(
-            f"{pinned}; {wait}.  Each benchmark records the share of all CPUs that other "
+            f"{pinned}; {wait}.  Each benchmark records the share of the CPUs it ran on that other "
             "processes kept busy while it ran (/proc/stat around it); over "
             f"{BUSY_LIMIT:.0%} it is contended (†)."
             + _retry_sentence(guard.get("retry"), guard.get("first_pass", {}))

@@ -62,10 +62,10 @@ def step_lines(res: Results) -> list[str]:
     )
     lines += [
         "",
-        'Bold: over the target.  "others\' CPU" is the largest share of the machine that other '
-        "processes used while one of the row's implementations was timed; † marks more than "
-        f"{BUSY_LIMIT:.0%} (contended: the timing measures the neighbours more than the code), "
-        "on the ratios whose two sides include a contended one.  "
+        'Bold: over the target.  "others\' CPU" is the largest share of the CPUs the bench '
+        "ran on that other processes used while one of the row's implementations was timed; "
+        f"† marks more than {BUSY_LIMIT:.0%} (contended: the timing measures the neighbours "
+        "more than the code), on the ratios whose two sides include a contended one.  "
         '"refbp faults" are minor page faults per call: memory that glibc handed back to the '
         "kernel at the end of one call and takes again in the next (a few µs each on a VM; "
         "how many depends on the allocation history, so it varies between runs).",
