@@ -50,9 +50,7 @@ def activation_vjp_fast(name: str, z: npt.ArrayLike, upstream: npt.ArrayLike) ->
     zp, gp = np.zeros((Rp, P)), np.zeros((Rp, P))
     zp[:R, :n], gp[:R, :n] = z2, g2
     mask = np.arange(P) < n
-    a, dz = to_host(
-        _activation_vjp_core(np.asarray(ACT_INDEX[name], dtype=np.int32), zp, mask, gp)
-    )
+    a, dz = to_host(_activation_vjp_core(np.asarray(ACT_INDEX[name], dtype=np.int32), zp, mask, gp))
     return (
         np.array(a[:R, :n]).reshape(zz.shape),
         np.array(dz[:R, :n]).reshape(zz.shape),
