@@ -4,14 +4,12 @@ a real ``verify`` of the quick profile.
     python tools/suite_phases.py [--profile quick] [--target MODULE:ATTR]
 
 Wraps, for the length of one run, the engine's calls that make up a network's check: the
-oracle's dispatch (validation, packing, submission; main thread), the target's run (make +
+oracle's dispatch (validation, packing, handing the work to XLA), the target's run (make +
 backprop + reading its result), the judging (the tolerance model), the wait for the
-oracle's result, the sensitivity runs, and on the oracle's worker thread the XLA call and
-the copy of its results.  Prints each phase's total, calls and time a call, beside the
-run's wall clock; what the main thread's phases leave of the wall clock is Hypothesis's
-drawing and the other properties.  Compare the worker's time a call with
-``tools/suite_time_split.py``'s oracle alone to see what sharing two cores with the main
-thread costs it.  Needs the verify extra.
+oracle's result (XLA computes meanwhile on its own threads), and the sensitivity runs.
+Prints each phase's total, calls and time a call, beside the run's wall clock; what the
+phases leave of the wall clock is Hypothesis's drawing and the other properties.  Needs the
+verify extra.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ from typing import Any
 
 import oracle.engine.check as check
 import oracle.engine.run as engine_run
-import oracle.fast.network as fast_network
 import oracle.fast.pool as pool
 from oracle.engine import Target, load_target, verify
 from oracle.engine.profiles import cache_dir
@@ -37,8 +34,7 @@ PHASES: tuple[tuple[Any, str, str], ...] = (
     (check, "judge_case", "judging (tolerance model)"),
     (pool.PendingResult, "result", "waiting for the oracle's result"),
     (check, "sensitivity", "sensitivity runs"),
-    (pool, "run_core", "worker thread: XLA call + results to NumPy"),
-    (fast_network, "core_jit", "worker thread: the XLA call alone"),
+    (pool, "core_jit", "handing the work to XLA (within dispatch)"),
 )
 
 

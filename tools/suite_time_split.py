@@ -7,7 +7,7 @@ JAX executables are compiled and cached first), then times, per network, on thos
 networks: the JAX oracle alone (every case dispatched, then every result awaited), the
 target alone (make + backprop), and the two overlapped as the engine runs them (dispatch,
 target, wait).  Each figure is the best of three rounds.  The oracle's figure is the floor
-of the suite's throughput on 2 cores: it runs on its own thread while the target and the
+of the suite's throughput on 2 cores: it runs on XLA's threads while the target and the
 judging share the other.  Needs the verify extra.
 """
 

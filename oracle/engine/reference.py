@@ -1,6 +1,6 @@
 """The reference side of a comparison: the JAX oracle's answer for a case, and its conditioning.
 
-``dispatch`` starts the oracle on its worker thread (XLA runs on the second core while the
+``dispatch`` hands the case to the oracle and returns (XLA runs on the second core while the
 target computes on this one); ``sensitivity`` measures what the tolerance model needs when
 the cheap relative bound is not enough: the oracle on perturbed copies of the case (s), the
 magnitudes of the summed terms (M), and the loss value's sensitivity to rounding the output

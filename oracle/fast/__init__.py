@@ -9,7 +9,8 @@ that fits.  One job per module:
 * :mod:`oracle.fast.core`      the traced programs (loss with every gradient; forward only)
 * :mod:`oracle.fast.packing`   a checked network into its bucket, and results sliced back
 * :mod:`oracle.fast.network`   ``backprop_fast``, ``forward_fast``, ``predict_fast``
-* :mod:`oracle.fast.pool`      ``backprop_fast_async`` on a worker thread; ``backprop_many``
+* :mod:`oracle.fast.pool`      ``backprop_fast_async`` (XLA computes while the caller goes
+                               on); ``backprop_many``
 * :mod:`oracle.fast.functions` one activation, loss or dense layer at a time
 * :mod:`oracle.fast.sgd`       ``sgd_fast``
 * :mod:`oracle.fast.cache`     the persistent compilation cache and ``warmup``
