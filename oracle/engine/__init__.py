@@ -143,15 +143,20 @@ def check_case(
     X: np.ndarray,
     Y: np.ndarray,
     name: str | None = None,
+    seed: int = 0,
 ) -> str:
-    """Check one case, as a failure report's reproduction does: the report, or "agrees"."""
+    """Check one case, as a failure report's reproduction does: the report, or "agrees".
+
+    ``seed`` is the case's seed in the run that reported it: the tolerance model perturbs
+    the case with it to measure its sensitivity, so a failure near its bound reproduces
+    only with the same one."""
     target = Target.of(make, name)
     dtype = np.asarray(weights[0]).dtype.name
     sizes = (np.shape(weights[0])[0], *(np.shape(w)[1] for w in weights))
     s = Structure(tuple(int(n) for n in sizes), tuple(activations), loss, dtype, len(X))
     cast = [np.asarray(a, dtype=dtype) for a in (*weights, *biases, X, Y)]
     L = len(weights)
-    case = Case(s, cast[:L], cast[L : 2 * L], cast[-2], cast[-1], kind="replay")
+    case = Case(s, cast[:L], cast[L : 2 * L], cast[-2], cast[-1], seed, kind="replay")
     try:
         _check_case(target, case)
         if exact_available():

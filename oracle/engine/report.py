@@ -49,7 +49,9 @@ def reproduction(case: Case, target: str) -> str:
         f"X = {_literal(case.X)}",
         f"Y = {_literal(case.Y)}",
         f"print(oracle.check_case(make, weights=weights, biases=biases, "
-        f"activations={list(s.activations)!r}, loss={s.loss!r}, X=X, Y=Y, name={target!r}))",
+        f"activations={list(s.activations)!r}, loss={s.loss!r}, X=X, Y=Y, name={target!r}"
+        + (f", seed={case.seed}" if case.seed else "")
+        + "))",
     ]
     return "\n".join(lines)
 

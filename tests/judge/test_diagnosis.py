@@ -119,3 +119,16 @@ def test_the_reproduction_snippet_replays_the_failure(tmp_path: object) -> None:
         exec(failure.reproduce, {})
     assert printed.getvalue().startswith(f"{failure.target} disagrees with the oracle")
     assert f"diagnosis: {failure.diagnosis}" in printed.getvalue()
+
+
+def test_the_reproduction_snippet_carries_the_cases_seed() -> None:
+    """The tolerance model perturbs a case with its seed to measure its sensitivity, so a
+    failure near its bound replays only with the same seed: the snippet passes it on."""
+    import dataclasses
+
+    from oracle.engine.report import reproduction
+
+    case = fill(Structure((1, 1), ("gelu",), "quadratic", "float32", 1), 12345, 1.0, 1.0, 0.0)
+    assert reproduction(case, "refbp:MLP").endswith("name='refbp:MLP', seed=12345))")
+    unseeded = dataclasses.replace(case, seed=0)
+    assert reproduction(unseeded, "refbp:MLP").endswith("name='refbp:MLP'))")
