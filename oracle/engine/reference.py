@@ -134,7 +134,7 @@ def sensitivity(case: Case, ref: OracleResult) -> Sensitivity:
     # p ≈ y.  A probability row then sums to 1 ± ρ, which the oracle's formulas accept.
     runs = [
         (c[:L], c[L : 2 * L], c[2 * L], c[2 * L + 1])
-        for c in perturbed_copies(case.arrays, s.dtype, seed=case.seed)
+        for c in perturbed_copies(case.arrays, s.dtype, seed=case.seed, aligned=True)
     ]
     trace = forward_fast(case.weights, case.biases, list(s.activations), case.X)
     inputs = [np.asarray(case.X, np.float64), *trace.activations[:-1]]

@@ -13,8 +13,9 @@ implementation happens to use:
   typical growth of rounding in a length-n sum, n the widest layer or the batch, whichever
   is larger (the batch is summed over in ∂C/∂W and ∂C/∂b).
 * s is the quantity's measured sensitivity to its inputs: the reference is re-evaluated on
-  copies of the parameters, data and targets perturbed by relative amounts ±ρ (ρ = 64u,
-  random signs) and s = maxₖ ‖qₖ − o‖ / ρ.  s is what rounding the inputs to dtype (which
+  copies of the parameters, data and targets perturbed by relative amounts ±ρ (ρ = 64u;
+  two copies with random signs and one with every sign +, which moves products of
+  inputs most) and s = maxₖ ‖qₖ − o‖ / ρ.  s is what rounding the inputs to dtype (which
   every target must do) can move the result by; where q is well conditioned s ≈ ‖o‖ and
   (1) is a relative bound; where q cancels (a gradient near zero, a kink crossed by
   rounding) s grows and (1) grows with it.
@@ -317,12 +318,20 @@ def judge(
 
 
 def perturbed_copies(
-    arrays: Sequence[np.ndarray], dtype: Any, count: int = 2, seed: int = 0
+    arrays: Sequence[np.ndarray], dtype: Any, count: int = 2, seed: int = 0, aligned: bool = False
 ) -> list[list[np.ndarray]]:
-    """``count`` copies of ``arrays`` in float64, each entry scaled by 1 ± ρ (random signs)."""
+    """``count`` copies of ``arrays`` in float64, each entry scaled by 1 ± ρ (random signs);
+    ``aligned``: one copy more first, every entry scaled by 1 + ρ.
+
+    Random signs alone miss the direction that moves a product most: in z = x w + b, a
+    copy that scales x up and w down leaves x w where it was, and where z sits near a
+    zero of σ' (gelu's at z ≈ −0.75) two such copies can measure s fifty times too small.
+    Rounding gives the inputs errors of any sign, so the aligned pattern is one of those s
+    must cover."""
     rho = perturbation(dtype)
     rng = np.random.default_rng(seed)
-    return [
+    copies = [[np.asarray(a, np.float64) * (1.0 + rho) for a in arrays]] if aligned else []
+    return copies + [
         [
             np.asarray(a, np.float64) * (1.0 + rho * rng.choice([-1.0, 1.0], np.shape(a)))
             for a in arrays

@@ -93,3 +93,35 @@ def test_the_sensitivity_is_measured_once() -> None:
 
 def test_labels_name_the_layer_as_the_equations_do() -> None:
     assert Quantity("grad_W", 2).label == "∂C/∂W of layer 2" and Quantity("loss", None).label == "C"
+
+
+def test_the_aligned_copy_scales_every_entry_up_and_comes_first() -> None:
+    from oracle.engine.tolerance import perturbed_copies
+
+    arrays = [np.array([[2.0, -3.0]]), np.array([0.5])]
+    rho = perturbation(np.float32)
+    first, *rest = perturbed_copies(arrays, np.float32, seed=4, aligned=True)
+    assert len(rest) == 2 and all(
+        np.array_equal(f, a * (1 + rho)) for f, a in zip(first, arrays, strict=True)
+    )
+    plain = perturbed_copies(arrays, np.float32, seed=4)
+    assert all(np.array_equal(p, r) for pc, rc in zip(plain, rest, strict=True)
+               for p, r in zip(pc, rc, strict=True))  # fmt: skip
+
+
+def test_sensitivity_sees_a_product_whose_factors_moved_in_opposite_directions() -> None:
+    """gelu' has a zero at z ≈ −0.75, so ∂C/∂X there is ill-conditioned in z = x w + b.
+    With seed 1 both random-sign copies scale x and w in opposite directions and leave
+    x w unmoved: s came out ~50× too small and refbp's float32 ∂C/∂X, 0.6 × what rounding
+    z alone moves it by (exact arithmetic: the oracle's error 6e-17), failed by 0.5%."""
+    from oracle.engine import Target
+    from oracle.engine.cases import Case, Structure
+    from oracle.engine.check import check_case
+    from refbp import MLP
+
+    s = Structure((1, 1), ("gelu",), "quadratic", "float32", 1)
+    w, b = [np.array([[-1.487252116203308]], np.float32)], [np.array([0.0296243317425251], np.float32)]
+    X, Y = np.array([[0.5302771925926208]], np.float32), np.array([[-2.1413376331329346]], np.float32)
+    out = check_case(Target.of(MLP, "refbp:MLP"), Case(s, w, b, X, Y, seed=1))
+    [m] = [m for m in out.measurements if m.quantity.family == "grad_X"]
+    assert out.kind == "checked" and m.sensitivity > 100 * m.norm  # the conditioning, ≈ 236
