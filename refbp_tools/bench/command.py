@@ -100,7 +100,7 @@ def _print_summary(res: Results) -> None:
     for check in check_targets(res):
         state = {True: "met", False: "NOT met", None: "n/a"}[check.met]
         print(f"  {check.name}: {state} (worst {check.worst})")
-    rows = [*res.steps, *res.ladder, *(c for op in res.ops for c in op.cells.values())]
+    rows = res.rows()
     busy = sum(1 for r in rows if r.contended())
     if busy:
         print(

@@ -108,9 +108,8 @@ def _binding_clause(affinity: Any) -> str:
 def _cores_sentence(res: Results) -> str:
     """The most cores each implementation kept busy in any benchmark: whether the
     implementations really ran on the same number of cores."""
-    rows = [*res.steps, *res.ladder, *(c for op in res.ops for c in op.cells.values())]
     most: dict[str, float] = {}
-    for row in rows:
+    for row in res.rows():
         for impl, cores in row.cores.items():
             most[impl] = max(cores, most.get(impl, 0.0))
     if not most:
@@ -161,7 +160,7 @@ def guard_lines(res: Results) -> list[str]:
 def busy_banner(res: Results) -> list[str]:
     """A warning under the title when most rows were timed under contention: their ratios
     then describe the neighbours as much as the code."""
-    rows = [*res.steps, *res.ladder, *(c for op in res.ops for c in op.cells.values())]
+    rows = res.rows()
     busy = [r for r in rows if r.contended()]
     if not rows or len(busy) * 2 <= len(rows):
         return []

@@ -19,6 +19,9 @@ from refbp_tools.bench.contention import BUSY_LIMIT, is_contended
 IMPLS = ("refbp", "jax", "torch", "bound")
 IMPL_LABELS = {"refbp": "refbp", "jax": "JAX jit", "torch": "PyTorch", "bound": "GEMM bound"}
 PEER_LABELS = {"jax": "JAX", "torch": "PyTorch", "bound": "bound"}
+#: what tests/bench/test_bench_floor.py times under the kernels, in the report's order:
+#: each transcendental function a kernel calls, and one copy
+FLOORS = ("exp", "expm1", "log1p", "tanh", "copy")
 
 
 @dataclass
@@ -129,6 +132,10 @@ class Results:
     def op_shape(self) -> list[int] | None:
         shape = self.meta.get("op_shape")
         return list(shape) if shape else None
+
+    def rows(self) -> list[Timings]:
+        """Every timed row: the size ladder, the step ladder and each kernel's cells."""
+        return [*self.steps, *self.ladder, *(c for op in self.ops for c in op.cells.values())]
 
     @property
     def guard(self) -> dict[str, Any]:

@@ -7,7 +7,15 @@ from collections.abc import Sequence
 
 from refbp_tools.bench.contention import BUSY_LIMIT
 from refbp_tools.bench.formatting import fmt_bytes, fmt_ratio, fmt_share, fmt_time, table
-from refbp_tools.bench.model import IMPL_LABELS, IMPLS, LadderRow, OpRow, Results, Timings
+from refbp_tools.bench.model import (
+    FLOORS,
+    IMPL_LABELS,
+    IMPLS,
+    LadderRow,
+    OpRow,
+    Results,
+    Timings,
+)
 from refbp_tools.bench.targets import AIM_OPS, TARGET_MEMORY, TARGET_OPS, TARGET_VS_JAX
 
 Worst = tuple[float, str, bool]  # (ratio, where, contended)
@@ -229,10 +237,11 @@ def _floor_lines(res: Results) -> list[str]:
     if not res.floor:
         return []
     dtypes = sorted({d for _, d in res.floor})
-    labels = [(f, f"`np.{f}`") for f in ("exp", "expm1", "log1p", "tanh")]
+    labels = {name: "one copy (`np.copyto`)" if name == "copy" else f"`np.{name}`"
+              for name in FLOORS}  # fmt: skip
     parts = [
         f"{label} {', '.join(f'{fmt_time(res.floor.get((name, d)))} ({d})' for d in dtypes)}"
-        for name, label in (*labels, ("copy", "one copy (`np.copyto`)"))
+        for name, label in labels.items()
         if any((name, d) in res.floor for d in dtypes)
     ]
     return ["", f"The floor on the same array: {'; '.join(parts)}."]

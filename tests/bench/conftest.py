@@ -148,8 +148,9 @@ def _quiet_start_and_load(request: pytest.FixtureRequest) -> Iterator[None]:
 
     ``others_cpu`` is the share of the CPUs this process may run on (all of them unless
     it is bound), during the benchmark, that was busy but not with this process (its
-    threads included): 0 on a quiet machine, 0.5 when a neighbour keeps one of two busy.  Linux only (None elsewhere).  ``own_cores`` is this
-    process's CPU time over the wall time: how many cores the timed code kept busy.
+    threads included): 0 on a quiet machine, 0.5 when a neighbour keeps one of two busy.
+    Linux only (None elsewhere).  ``own_cores`` is this process's CPU time over the wall
+    time: how many cores the timed code kept busy.
     """
     if "benchmark" not in request.fixturenames:
         yield

@@ -11,16 +11,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from refbp_tools.bench.model import FLOORS
 from tests.bench import cases
 
 pytestmark = pytest.mark.bench
 
 DTYPE_NAMES = tuple(np.dtype(dt).name for dt in cases.DTYPES)
-
-
-#: the functions timed, each on the arguments the kernels give it: log1p is softplus's
-#: log1p(exp(−|z|)), so its argument is in (0, 1]
-FLOORS = ("exp", "expm1", "log1p", "tanh", "copy")
 
 
 @pytest.mark.parametrize("dtype", DTYPE_NAMES)
@@ -34,7 +30,7 @@ def test_floor(benchmark: Any, name: str, dtype: str) -> None:
     out = np.empty_like(z)
     if name == "copy":
         benchmark(np.copyto, out, z)
-    elif name == "log1p":
+    elif name == "log1p":  # on softplus's argument exp(−|z|), in (0, 1]
         benchmark(np.log1p, np.exp(-np.abs(z)), out=out)
     else:
         benchmark(getattr(np, name), z, out=out)
