@@ -96,6 +96,10 @@ class Capabilities:
                         f"{where}: capabilities[{key!r}] must be a positive int, got {value!r}"
                     )
                 fields[key] = value
+        if "activations" in fields and "output_activations" not in fields:
+            # A target that lists its activations has only those, at the output too: a
+            # one-layer network's only activation is its output's.
+            fields["output_activations"] = fields["activations"]
         return cls(**fields)
 
     def merged(self, overrides: Mapping[str, Any], where: str) -> Capabilities:

@@ -145,6 +145,25 @@ def test_capabilities_narrow_generation() -> None:
     assert seen and all(set(a[:-1]) <= {"tanh"} and a[-1] == "identity" for a in seen)
 
 
+def test_a_target_that_lists_its_activations_gets_only_those_at_the_output_too() -> None:
+    """No output_activations declared: a one-layer network's only activation is an output
+    one, and a target that lists its activations has no others to put there."""
+    seen: set[str] = set()
+
+    def make(**kw: object) -> object:
+        seen.update(kw["activations"])  # type: ignore[arg-type]
+        return refbp.MLP(**kw)  # type: ignore[arg-type]
+
+    make.capabilities = {"activations": ["tanh", "relu"]}  # type: ignore[attr-defined]
+    summary = _run(make, max_depth=3)
+    assert summary.exit_code() == 0  # type: ignore[attr-defined]
+    assert seen == {"tanh", "relu"}
+    caps = Capabilities.from_mapping({"activations": ["tanh"]}, "t")
+    assert caps.output_activations == ("tanh",)
+    declared = Capabilities.from_mapping({"activations": ["tanh"], "output_activations": ["elu"]}, "t")
+    assert declared.output_activations == ("elu",)
+
+
 def test_expectations_parse_and_refuse_unknown_ids() -> None:
     (e,) = parse_expectations("# pinned\nkink_convention:leaky_relu  # torch's choice\n")
     assert (e.id, e.qualifier) == ("kink_convention", "leaky_relu")
