@@ -160,7 +160,9 @@ def test_a_target_that_lists_its_activations_gets_only_those_at_the_output_too()
     assert seen == {"tanh", "relu"}
     caps = Capabilities.from_mapping({"activations": ["tanh"]}, "t")
     assert caps.output_activations == ("tanh",)
-    declared = Capabilities.from_mapping({"activations": ["tanh"], "output_activations": ["elu"]}, "t")
+    declared = Capabilities.from_mapping(
+        {"activations": ["tanh"], "output_activations": ["elu"]}, "t"
+    )
     assert declared.output_activations == ("elu",)
 
 
