@@ -10,7 +10,7 @@ The evidence is weighed in this order:
 3. the bug models of :mod:`oracle.engine.bugs`: of those the target matches in every
    quantity it returned, within the tolerance model, the closest names the mistake (a kink
    convention is tried only where some z sits exactly on a kink);
-4. any other shared constant: ``scale``, with c reported;
+4. any other shared constant but 0: ``scale``, with c reported;
 5. ``inaccurate``: every disagreeing quantity points the right way (error under 5 % of its
    scale) but beyond the tolerance: digits lost.
 
@@ -234,7 +234,9 @@ def diagnose(evidence: Sequence[Evidence], shapes: Sequence[Quantity] = ()) -> D
     if found is not None:
         return found
     c = common_factor(usable[0].bad)
-    if c is not None and not _close(c, 1.0):
+    # A factor of 0 is a result flushed to zero (a saturated derivative, an underflow),
+    # not a constant-factor mistake: it is judged by its error below.
+    if c is not None and c != 0 and not _close(c, 1.0):
         return Diagnosis("scale", scale=c, detail=f"the target's result is {c:.6g} × the oracle's")
     bad = [m for e in usable for m in e.bad]
     if all(math.isfinite(m.relative) and m.relative < INACCURATE_BELOW for m in bad):

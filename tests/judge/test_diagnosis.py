@@ -132,3 +132,41 @@ def test_the_reproduction_snippet_carries_the_cases_seed() -> None:
     assert reproduction(case, "refbp:MLP").endswith("name='refbp:MLP', seed=12345))")
     unseeded = dataclasses.replace(case, seed=0)
     assert reproduction(unseeded, "refbp:MLP").endswith("name='refbp:MLP'))")
+
+
+def test_a_derivative_flushed_to_zero_is_inaccurate_not_a_scale_of_zero() -> None:
+    """tanh' as 1 − a² in float32 is exactly 0 once tanh(z) rounds to 1, where the exact
+    derivative is tiny but not 0 (jax.nn's tanh in float32 does this).  On a one-entry
+    quantity every error is "a common factor"; a factor of 0 is no scale mistake."""
+    from oracle.engine.cases import Case
+    from oracle.engine.check import Disagreement
+    from oracle.engine.exactprop import check_exact
+
+    class Naive:
+        def __init__(self, weights: list[np.ndarray], biases: list[np.ndarray]) -> None:
+            self.w, self.b = weights, biases
+
+        def backprop(self, X: np.ndarray, Y: np.ndarray) -> dict[str, object]:
+            z1 = X @ self.w[0] + self.b[0]  # identity layer
+            a = np.tanh(z1 @ self.w[1] + self.b[1])
+            d2 = (2 * (a - Y) / a.size) * (1 - a * a)  # 1 − a², not sech² z
+            d1 = d2 @ self.w[1].T
+            gw = [z1.T @ d2, X.T @ d1][::-1]
+            return {"loss": float(np.mean((a - Y) ** 2)), "grad_weights": gw,
+                    "grad_biases": [d1.sum(0), d2.sum(0)]}  # fmt: skip
+
+    def make(**kw: object) -> Naive:
+        return Naive(kw["weights"], kw["biases"])  # type: ignore[arg-type]
+
+    f32 = np.float32
+    w = [
+        np.array([[4.4942217], [3.7145267], [0.27361909], [-4.410552]], f32),
+        np.array([[3.8964286]], f32),
+    ]
+    b = [np.array([-0.47408196], f32), np.array([0.31974438], f32)]
+    X = np.array([[-0.117263, 0.92971182, -0.57496202, 1.35935092]], f32)
+    Y = np.array([[0.83135229]], f32)
+    case = Case(Structure((4, 1, 1), ("identity", "tanh"), "mse", "float32", 1), w, b, X, Y)
+    with pytest.raises(Disagreement) as failed:
+        check_exact(Target.of(make, "t:make", {"dtypes": ["float32"]}), case)
+    assert failed.value.diagnosis().id == "inaccurate"
