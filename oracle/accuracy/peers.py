@@ -81,8 +81,8 @@ def jax_in_dtype(
     """jax.grad in the dtype of ``weights[0]``, through the fast oracle's padded program."""
     dt = np.asarray(weights[0]).dtype
     packed, widths, B = fast._checked_pack(weights, biases, activations, loss, X, Y)
-    floats = ("W", "b", "X", "Y", "n_rows", "n_entries")  # exact: float32 values held in float64
-    packed = packed._replace(**{k: getattr(packed, k).astype(dt) for k in floats})
+    # exact: float32 values held in float64, masks 0/1, B and B·O
+    packed = packed._replace(floats=packed.floats.astype(dt))
     raw = jax.device_get(fast._core_jit(*packed))
     if raw[0].dtype != dt:  # a float64 constant in a float32 path would silently upcast
         raise TypeError(f"jax_in_dtype: computed in {raw[0].dtype}, expected {dt}")

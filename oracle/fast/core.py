@@ -11,6 +11,9 @@
 * the activation of each layer and the loss are chosen by ``lax.switch`` on integer indices
   into the oracle's registries, so names are data too: one executable per bucket.
 
+The executables take a bucket's float arguments in one flat buffer and the indices in one
+int array (:func:`oracle.fast.buckets.float_layout`), the bucket itself static.
+
 Shapes: ``W (D, P, P)``, ``b (D, P)``, ``X (Bp, P)``, ``Y (Bp, P)``, ``act_idx (D,)`` int
 (``SKIP`` for a padding layer), ``unit_mask (D, P)`` bool (real units of each layer's
 output), ``row_mask (Bp,)`` bool.
@@ -25,6 +28,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from oracle.fast.buckets import Buckets, split_floats
 from oracle.functions import ACTIVATION_NAMES, ACTIVATION_SPECS, LOSS_NAMES, LOSS_SPECS, masked_loss
 
 Array = jax.Array
@@ -127,7 +131,16 @@ def _core(
     return c, out, deltas, gW, gb, gX
 
 
-core_jit = jax.jit(_core)
+def _core_packed(floats: Array, ints: Array, bk: Buckets) -> tuple[Array, ...]:
+    """:func:`_core` on a bucket's flat floats and ``ints = (act_idx (D,), loss_idx)``."""
+    f = split_floats(floats, bk)
+    return _core(
+        f["W"], f["b"], ints[: bk.depth], ints[bk.depth], f["X"], f["Y"],
+        f["unit_mask"] > 0, f["row_mask"] > 0, f["n_rows"], f["n_entries"],
+    )  # fmt: skip
+
+
+core_jit = jax.jit(_core_packed, static_argnums=2)
 
 
 def _forward_core(
@@ -150,4 +163,10 @@ def _forward_core(
     return zs, acts
 
 
-forward_jit = jax.jit(_forward_core)
+def _forward_packed(floats: Array, ints: Array, bk: Buckets) -> tuple[Array, Array]:
+    """:func:`_forward_core` on a bucket's flat floats (Y unused) and indices."""
+    f = split_floats(floats, bk)
+    return _forward_core(f["W"], f["b"], ints[: bk.depth], f["X"], f["unit_mask"] > 0)
+
+
+forward_jit = jax.jit(_forward_packed, static_argnums=2)

@@ -13,10 +13,9 @@ import numpy as np
 import numpy.typing as npt
 
 from oracle._checks import F64, check_inputs, check_network
-from oracle.fast.buckets import buckets_for
 from oracle.fast.core import core_jit, forward_jit
 from oracle.fast.host import to_host
-from oracle.fast.packing import Packed, checked_pack, pack_params, pack_structure, unpack
+from oracle.fast.packing import Packed, checked_pack, pack, unpack
 from oracle.network import OracleResult
 
 __all__ = ["ForwardTrace", "backprop_fast", "forward_fast", "predict_fast", "run_core"]
@@ -70,12 +69,8 @@ def forward_fast(
     who = "oracle.forward_fast"
     net = check_network(who, weights, biases, activations, "mse")
     x = check_inputs(who, net, X)
-    bk = buckets_for(net.widths, x.shape[0])
-    W, b = pack_params(net, bk)
-    Xp = np.zeros((bk.batch, bk.width))
-    Xp[: x.shape[0], : x.shape[1]] = x
-    st = pack_structure(net, x.shape[0], bk)
-    zs, acts = to_host(forward_jit(W, b, st["act_idx"], Xp, st["unit_mask"]))
+    packed, _ = pack(net, x, None)
+    zs, acts = to_host(forward_jit(*packed))
     B, widths = x.shape[0], net.widths
     L = len(net.weights)
     return ForwardTrace(

@@ -13,74 +13,50 @@ import numpy as np
 import numpy.typing as npt
 
 from oracle._checks import F64, Network, check_inputs, check_network, check_targets
-from oracle.fast.buckets import Buckets, buckets_for
+from oracle.fast.buckets import Buckets, buckets_for, float_size, split_floats
 from oracle.fast.core import ACT_INDEX, LOSS_INDEX, SKIP
 from oracle.network import OracleResult
 
-__all__ = ["Packed", "checked_pack", "pack", "pack_params", "pack_structure", "unpack"]
+__all__ = ["Packed", "checked_pack", "pack", "unpack"]
 
 
 class Packed(NamedTuple):
-    """The arguments of :data:`oracle.fast.core.core_jit`, in its order."""
+    """The arguments of :data:`oracle.fast.core.core_jit`, in its order: the bucket's flat
+    floats (:func:`oracle.fast.buckets.float_layout`), the activation indices (D,) followed
+    by the loss index, and the bucket."""
 
-    W: F64
-    b: F64
-    act_idx: npt.NDArray[np.int32]
-    loss_idx: npt.NDArray[np.int32]
-    X: F64
-    Y: F64
-    unit_mask: npt.NDArray[np.bool_]
-    row_mask: npt.NDArray[np.bool_]
-    n_rows: F64
-    n_entries: F64
+    floats: F64
+    ints: npt.NDArray[np.int32]
+    bucket: Buckets
 
 
-def pack_params(net: Network, bk: Buckets) -> tuple[F64, F64]:
-    """``W (D, P, P)`` and ``b (D, P)``: each layer's parameters in the top-left corner."""
-    D, P = bk.depth, bk.width
-    W = np.zeros((D, P, P))
-    b = np.zeros((D, P))
-    for i, (w, bias) in enumerate(zip(net.weights, net.biases, strict=True)):
-        W[i, : w.shape[0], : w.shape[1]] = w
-        b[i, : bias.shape[0]] = bias
-    return W, b
+def pack(net: Network, x: F64, y: F64 | None) -> tuple[Packed, Buckets]:
+    """``net`` on ``x (B, n_in)``, ``y (B, n_out)`` in its bucket (zero targets if None).
 
-
-def _pack_data(x: F64, y: F64, bk: Buckets) -> tuple[F64, F64]:
-    Xp = np.zeros((bk.batch, bk.width))
-    Yp = np.zeros((bk.batch, bk.width))
-    Xp[: x.shape[0], : x.shape[1]] = x
-    Yp[: y.shape[0], : y.shape[1]] = y
-    return Xp, Yp
-
-
-def pack_structure(net: Network, B: int, bk: Buckets) -> dict[str, Any]:
-    """The structure as data: activation and loss indices, unit and row masks, B and B·O."""
-    D, P = bk.depth, bk.width
-    L = len(net.weights)
+    Every layer's parameters sit in the top-left corner of its padded slot; identity
+    padding layers carry the output layer's units in their unit mask.
+    """
+    B = x.shape[0]
+    bk = buckets_for(net.widths, B)
+    floats = np.zeros(float_size(bk))
+    f = split_floats(floats, bk)
     widths = net.widths
-    act_idx = np.full(D, SKIP, dtype=np.int32)
-    act_idx[:L] = [ACT_INDEX[a] for a in net.activations]
-    unit_mask = np.zeros((D, P), dtype=np.bool_)
-    for i in range(D):
-        # Identity layers carry the output layer's units.
-        unit_mask[i, : widths[min(i, L - 1) + 1]] = True
-    return {
-        "act_idx": act_idx,
-        "loss_idx": np.asarray(LOSS_INDEX[net.loss], dtype=np.int32),
-        "unit_mask": unit_mask,
-        "row_mask": np.arange(bk.batch) < B,
-        "n_rows": np.asarray(float(B)),
-        "n_entries": np.asarray(float(B * widths[-1])),
-    }
-
-
-def pack(net: Network, x: F64, y: F64) -> tuple[Packed, Buckets]:
-    """``net`` on ``x (B, n_in)``, ``y (B, n_out)`` in its bucket."""
-    bk = buckets_for(net.widths, x.shape[0])
-    W, b = pack_params(net, bk)
-    Xp, Yp = _pack_data(x, y, bk)
-    return Packed(W=W, b=b, X=Xp, Y=Yp, **pack_structure(net, x.shape[0], bk)), bk
+    L = len(net.weights)
+    for i, (w, bias) in enumerate(zip(net.weights, net.biases, strict=True)):
+        f["W"][i, : w.shape[0], : w.shape[1]] = w
+        f["b"][i, : bias.shape[0]] = bias
+    f["X"][:B, : x.shape[1]] = x
+    if y is not None:
+        f["Y"][:B, : y.shape[1]] = y
+    for i in range(bk.depth):
+        f["unit_mask"][i, : widths[min(i, L - 1) + 1]] = 1.0
+    f["row_mask"][:B] = 1.0
+    f["n_rows"][...] = B
+    f["n_entries"][...] = B * widths[-1]
+    ints = np.full(bk.depth + 1, SKIP, dtype=np.int32)
+    ints[:L] = [ACT_INDEX[a] for a in net.activations]
+    ints[-1] = LOSS_INDEX[net.loss]
+    return Packed(floats, ints, bk), bk
 
 
 def checked_pack(
