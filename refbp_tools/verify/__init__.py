@@ -41,6 +41,16 @@ def _positive(text: str) -> int:
     return n
 
 
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {n}")
+    return n
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--target",
@@ -83,7 +93,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="where verification.md and .json go (default: .refbp)",
     )
     p.add_argument(
-        "--accuracy", type=int, default=0, metavar="N",
+        "--accuracy", type=_count, default=0, metavar="N",
         help="also measure digits kept against exact arithmetic, the target beside JAX (and "
         "PyTorch if installed), N random small cases per activation × loss × dtype cell "
         "(default: 0, off)",
@@ -112,6 +122,25 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _unwritable(path: Path, *, directory: bool) -> str | None:
+    """Why a report could not be written at ``path`` (a directory, or a file), or None.
+
+    Checked before the run, so that a mistyped --out or --json costs no run and is not
+    reported as a verdict; nothing is created until the reports are written."""
+    if path.exists():
+        if directory and not path.is_dir():
+            return f"{path} exists and is not a directory"
+        if not directory and path.is_dir():
+            return f"{path} is a directory"
+        return None if os.access(path, os.W_OK) else f"{path} is not writable"
+    ancestor = path.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"{ancestor} is not a directory, so {path} cannot be made"
+    return None if os.access(ancestor, os.W_OK | os.X_OK) else f"{ancestor} is not writable"
+
+
 def _usage(message: str) -> int:
     print(f"refbp verify: {message}", file=sys.stderr)
     return 2
@@ -130,6 +159,10 @@ def run(args: argparse.Namespace) -> int:
     from refbp_tools.verify.markdown import markdown
     from refbp_tools.verify.table import render_table
 
+    for flag, path, directory in (("--out", args.out, True), ("--json", args.json, False)):
+        why = None if path is None else _unwritable(path, directory=directory)
+        if why is not None:
+            return _usage(f"{flag}: {why}")
     try:
         expectations = read_expectations(args.expect_failures) if args.expect_failures else []
         make, spec = load_target(args.target)
@@ -174,10 +207,13 @@ def run(args: argparse.Namespace) -> int:
         section, worst = digits_kept(target, args.accuracy)
         text += "\n" + section
         data["digits_kept_worst"] = worst
-    _write(report, text)
-    _write(args.out / "verification.json", json.dumps(data, indent=2) + "\n")
-    if args.json is not None:
-        _write(args.json, json.dumps(data, indent=2) + "\n")
+    try:
+        _write(report, text)
+        _write(args.out / "verification.json", json.dumps(data, indent=2) + "\n")
+        if args.json is not None:
+            _write(args.json, json.dumps(data, indent=2) + "\n")
+    except OSError as exc:  # the disk filled, or the place changed during the run
+        return _usage(f"cannot write the reports: {exc}")
     rate = summary.network_examples / summary.seconds if summary.seconds > 0 else 0.0
     print(
         f"\n{summary.network_examples} networks ({summary.examples} cases) in "

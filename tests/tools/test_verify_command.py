@@ -144,3 +144,25 @@ def test_the_table_fits_the_width_it_is_given(width: int) -> None:
     text = render_table(summary, width)
     assert max(len(line) for line in text.splitlines()[1:]) <= max(width, 80)
     assert "softmax_cross_entropy" in text and "…" not in text
+
+
+@pytest.mark.parametrize("where", ["out", "json"])
+def test_an_unwritable_report_place_is_a_usage_error_before_any_run(
+    cache: Path, tmp_path: Path, where: str
+) -> None:
+    """A mistyped --out or --json must not cost a run and then end as a traceback with
+    exit 1 (a verdict): it is refused first, with the reason, and nothing is written."""
+    a_file = tmp_path / "a_file"
+    a_file.write_text("kept\n")
+    place = {"out": ["--out", str(a_file)], "json": ["--json", str(tmp_path)]}[where]
+    r = verify_cmd([*FAST, *place], cache, cwd=tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    expected = {"out": "exists and is not a directory", "json": "is a directory"}[where]
+    assert f"--{where}: " in r.stderr and expected in r.stderr
+    assert "verifying" not in r.stdout and a_file.read_text() == "kept\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+def test_a_negative_accuracy_count_is_refused(cache: Path) -> None:
+    r = verify_cmd(["--accuracy", "-1"], cache)
+    assert r.returncode == 2 and "expected a non-negative integer, got -1" in r.stderr
