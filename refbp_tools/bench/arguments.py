@@ -7,6 +7,7 @@ from pathlib import Path
 
 from refbp_tools.bench.compare import COMPARE_STATS
 from refbp_tools.bench.contention import BUSY_LIMIT, IDLE_LIMIT
+from refbp_tools.paths import unwritable
 
 KNOWN_PEERS = ("jax", "torch")
 
@@ -127,7 +128,8 @@ def refusal(args: argparse.Namespace) -> str | None:
     for flag in ("wait_idle", "wait_each", "retry_wait", "retry_budget"):
         if getattr(args, flag) < 0:
             return f"--{flag.replace('_', '-')} must be ≥ 0 seconds, got {getattr(args, flag)}"
-    return None
+    why = unwritable(args.out, directory=True)
+    return None if why is None else f"--out: {why}"
 
 
 def parse_peers(text: str) -> list[str]:

@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from refbp_tools.paths import unwritable
+
 # Cheapest first: pure-NumPy contract tests, then the per-function oracle comparisons, then
 # whole networks.  ``-x`` stops at the first failure, so the order is the speed.
 SUITE = (
@@ -241,6 +243,10 @@ def run(args: argparse.Namespace) -> int:
             mark = "  (equivalent)" if m.equivalent else ""
             print(f"{m.name:38s} {m.path:22s} {m.description}{mark}")
         return 0
+    why = unwritable(args.reports, directory=True)
+    if why is not None:
+        print(f"refbp mutate: --reports: {why}")
+        return 2
     chosen = list(CATALOGUE)
     if args.only:
         unknown = sorted(set(args.only) - {m.name for m in CATALOGUE})

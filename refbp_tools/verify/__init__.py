@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from refbp_tools.paths import unwritable
+
 __all__ = ["add_arguments", "run"]
 
 
@@ -122,25 +124,6 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _unwritable(path: Path, *, directory: bool) -> str | None:
-    """Why a report could not be written at ``path`` (a directory, or a file), or None.
-
-    Checked before the run, so that a mistyped --out or --json costs no run and is not
-    reported as a verdict; nothing is created until the reports are written."""
-    if path.exists():
-        if directory and not path.is_dir():
-            return f"{path} exists and is not a directory"
-        if not directory and path.is_dir():
-            return f"{path} is a directory"
-        return None if os.access(path, os.W_OK) else f"{path} is not writable"
-    ancestor = path.parent
-    while not ancestor.exists():
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        return f"{ancestor} is not a directory, so {path} cannot be made"
-    return None if os.access(ancestor, os.W_OK | os.X_OK) else f"{ancestor} is not writable"
-
-
 def _usage(message: str) -> int:
     print(f"refbp verify: {message}", file=sys.stderr)
     return 2
@@ -160,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     from refbp_tools.verify.table import render_table
 
     for flag, path, directory in (("--out", args.out, True), ("--json", args.json, False)):
-        why = None if path is None else _unwritable(path, directory=directory)
+        why = None if path is None else unwritable(path, directory=directory)
         if why is not None:
             return _usage(f"{flag}: {why}")
     try:

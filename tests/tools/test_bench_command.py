@@ -34,10 +34,13 @@ def test_bad_arguments_are_refused_before_anything_runs(
     }  # fmt: skip
     for bad in (0.0, 10.0, -1.0):
         refusals[f"refbp bench: --threshold must be in (0, 10), got {bad}"] = dict(threshold=bad)
+    a_file = tmp_path / "a_file"
+    refusals[f"refbp bench: --out: {a_file} exists and is not a directory"] = dict(out=a_file)
+    a_file.write_text("kept\n")
     for message, kw in refusals.items():
-        assert command.run(bench_args(out=tmp_path, **kw)) == 2
+        assert command.run(bench_args(**{"out": tmp_path, **kw})) == 2
         assert capsys.readouterr().out == message + "\n"
-    assert not list(tmp_path.iterdir())
+    assert [p.name for p in tmp_path.iterdir()] == ["a_file"] and a_file.read_text() == "kept\n"
 
 
 def test_runs_write_outside_the_checkout_by_default() -> None:

@@ -108,9 +108,15 @@ def test_run_benchmarks_end_to_end(
     assert driver.run_benchmarks(fake_bench_root, out, s, log) == 1  # one benchmark failed
     printed = capsys.readouterr().out.splitlines()
     args = ["tests/bench", *_quick_tail(out)]
-    env = {"REFBP_BENCH_QUICK": "1", "REFBP_BENCH_PEERS": "jax,torch",
-           "REFBP_BENCH_WAIT_IDLE": "2.5", "REFBP_BENCH_THREADS": "1",
-           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env = {
+        "REFBP_BENCH_QUICK": "1",
+        "REFBP_BENCH_PEERS": "jax,torch",
+        "REFBP_BENCH_WAIT_IDLE": "2.5",
+        "REFBP_BENCH_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
     command = (f"cd {shlex.quote(str(fake_bench_root))} && "
                + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
                + f" {shlex.join([sys.executable, '-u', '-m', 'pytest', *args])}")  # fmt: skip

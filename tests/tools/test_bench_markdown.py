@@ -119,7 +119,10 @@ def test_the_contention_section_says_what_was_done() -> None:
         b["extra_info"]["own_cores"] = 1.5 if b["extra_info"]["impl"] == "jax" else 0.98
     text = "\n".join(guard_lines(parse_results(run)))
     assert " and the process bound to CPU 1 (XLA sizes its thread pool from that mask" in text
-    assert "kept busy (the process's CPU time over the wall time): GEMM bound 0.98, JAX jit 1.50, refbp 0.98, PyTorch 0.98." in text
+    assert (
+        "kept busy (the process's CPU time over the wall time): GEMM bound 0.98, JAX jit 1.50, refbp 0.98, PyTorch 0.98."
+        in text
+    )
     assert "The bench ran for 612 s (wall clock)." in text
     assert text.endswith(
         "Rows measured under contention (†): size ladder 0 of 6; step ladder 0 of 12; "

@@ -394,3 +394,15 @@ def test_a_stale_catalogue_stops_the_run_before_any_copy(
     assert out.startswith("refbp mutate: the catalogue does not apply to the current sources:\n")
     assert "\n  relu_prime_at_zero_is_one: " in out
     assert not (tmp_path / "reports").exists()
+
+
+def test_an_unusable_reports_place_is_refused_before_any_mutant_runs(
+    fake_project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "a_file"
+    a_file.write_text("kept\n")
+    assert _mutate(fake_project, a_file) == 2
+    assert capsys.readouterr().out == (
+        f"refbp mutate: --reports: {a_file} exists and is not a directory\n"
+    )
+    assert a_file.read_text() == "kept\n"
