@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from oracle.engine.cases import Case, Structure
+from oracle.engine.cases import replay_case
 from oracle.engine.check import Disagreement
 from oracle.engine.check import check_case as _check_case
 from oracle.engine.diagnosis import DIAGNOSES, Diagnosis
@@ -151,12 +151,7 @@ def check_case(
     the case with it to measure its sensitivity, so a failure near its bound reproduces
     only with the same one."""
     target = Target.of(make, name)
-    dtype = np.asarray(weights[0]).dtype.name
-    sizes = (np.shape(weights[0])[0], *(np.shape(w)[1] for w in weights))
-    s = Structure(tuple(int(n) for n in sizes), tuple(activations), loss, dtype, len(X))
-    cast = [np.asarray(a, dtype=dtype) for a in (*weights, *biases, X, Y)]
-    L = len(weights)
-    case = Case(s, cast[:L], cast[L : 2 * L], cast[-2], cast[-1], seed, kind="replay")
+    case = replay_case(weights, biases, activations, loss, X, Y, seed, "oracle.check_case")
     try:
         _check_case(target, case)
         if exact_available():

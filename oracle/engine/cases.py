@@ -16,6 +16,7 @@ chosen entries of X land exactly on each kink.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,7 @@ __all__ = [
     "kink_case",
     "network_groups",
     "no_subnormals",
+    "replay_case",
     "structures",
     "targets",
     "variants",
@@ -282,3 +284,64 @@ def variants(case: Case, caps: Capabilities, count: int = 2) -> list[Case]:
         wider = Structure(sizes, s.activations, s.loss, s.dtype, batch)
         out.append(fill(wider, case.seed + k, min(case.scales[0], 2.0), 1.0, case.zero_share))
     return out
+
+
+#: rows of probability targets must sum to 1 within this (float32 one-hot or soft rows)
+_ROW_SUM_ATOL = 1e-4
+
+
+def replay_case(
+    weights: Sequence[Any], biases: Sequence[Any], activations: Sequence[str], loss: str,
+    X: Any, Y: Any, seed: int, who: str,
+) -> Case:  # fmt: skip
+    """A case from a user's arrays (a failure report's reproduction), in weights[0]'s dtype.
+
+    What is not a valid case is refused here, with what was expected and what came, so
+    that it is never reported as the target's disagreement: a float dtype other than
+    float32 or float64, a non-finite entry, targets outside the loss's domain.  Shapes and
+    names are checked by the oracle, which raises in the caller."""
+    if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or not weights:
+        raise ValueError(f"{who}: weights must be a list with one array per layer, got {weights!r}")
+    if isinstance(biases, np.ndarray) or not isinstance(biases, Sequence):
+        raise ValueError(f"{who}: biases must be a list with one array per layer")
+    if isinstance(activations, str) or loss not in TARGET_KINDS:
+        raise ValueError(
+            f"{who}: activations must be a list of names and loss one of {list(TARGET_KINDS)}, "
+            f"got {activations!r} and {loss!r}"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"{who}: seed must be a non-negative int, got {seed!r}")
+    dtype = np.asarray(weights[0]).dtype
+    if dtype.name not in ("float32", "float64"):
+        raise TypeError(
+            f"{who}: weights[0] sets the case's dtype and must be float32 or float64, got {dtype}"
+        )
+    L = len(weights)
+    names = [*(f"weights[{i}]" for i in range(L)), *(f"biases[{i}]" for i in range(len(biases)))]
+    arrays = []
+    for name, given in zip([*names, "X", "Y"], [*weights, *biases, X, Y], strict=True):
+        a = np.asarray(given)
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"{who}: {name} must be a real array, got dtype {a.dtype}")
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            bad = tuple(np.argwhere(~np.isfinite(a))[0].tolist())
+            raise ValueError(f"{who}: {name} must be finite, got {a[bad]} at index {bad}")
+        arrays.append(np.asarray(a, dtype=dtype))
+    y = arrays[-1]
+    kind = TARGET_KINDS[loss]
+    if kind != "real" and ((y < 0).any() or (kind == "unit_interval" and (y > 1).any())):
+        raise ValueError(f"{who}: {loss} needs targets in [0, 1], got [{y.min()}, {y.max()}]")
+    if kind == "probability_rows" and y.ndim == 2:
+        worst = float(np.abs(y.sum(axis=1, dtype=np.float64) - 1.0).max(initial=0.0))
+        if worst > _ROW_SUM_ATOL:
+            raise ValueError(
+                f"{who}: {loss} needs rows of Y that sum to 1, one is off by {worst:.3g}"
+            )
+    ws = arrays[:L]
+    if any(w.ndim != 2 for w in ws):
+        shapes = [w.shape for w in ws]
+        raise ValueError(f"{who}: weights must be 2-D (n_in, n_out) arrays, got shapes {shapes}")
+    sizes = (ws[0].shape[0], *(w.shape[1] for w in ws))
+    batch = arrays[-2].shape[0] if arrays[-2].ndim else 0  # the oracle refuses a bad X
+    s = Structure(tuple(int(n) for n in sizes), tuple(activations), loss, dtype.name, batch)
+    return Case(s, arrays[:L], arrays[L:-2], arrays[-2], y, seed, kind="replay")

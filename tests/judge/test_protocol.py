@@ -193,3 +193,52 @@ def test_an_expected_deviation_does_not_fail_and_an_unmet_one_does() -> None:
             expect_failures=["sign_flipped"],
             exact=False,
         )
+
+
+_W, _B = [np.eye(2)], [np.zeros(2)]
+_OK = {"weights": _W, "biases": _B, "activations": ["tanh"], "loss": "mse",
+       "X": np.ones((3, 2)), "Y": np.ones((3, 2))}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        ({"X": np.full((3, 2), np.nan)}, ValueError, "X must be finite, got nan at index (0, 0)"),
+        ({"biases": [np.array([0.0, np.inf])]}, ValueError, "biases[0] must be finite"),
+        (
+            {"weights": [np.eye(2, dtype=np.float16)]},
+            TypeError,
+            "weights[0] sets the case's dtype and must be float32 or float64, got float16",
+        ),
+        ({"Y": np.array([["a", "b"]] * 3)}, TypeError, "Y must be a real array"),
+        (
+            {"loss": "binary_cross_entropy", "activations": ["sigmoid"], "Y": np.full((3, 2), 2.0)},
+            ValueError,
+            "binary_cross_entropy needs targets in [0, 1], got [2.0, 2.0]",
+        ),
+        (
+            {"loss": "softmax_cross_entropy", "Y": np.full((3, 2), 0.4)},
+            ValueError,
+            "softmax_cross_entropy needs rows of Y that sum to 1, one is off by 0.2",
+        ),
+        ({"loss": "mae"}, ValueError, "loss one of"),
+        ({"weights": []}, ValueError, "weights must be a list with one array per layer"),
+        ({"weights": [np.ones(2)]}, ValueError, "weights must be 2-D (n_in, n_out) arrays"),
+        ({"X": np.ones((3, 5))}, ValueError, "X must have shape (B, 2)"),
+    ],
+)
+def test_a_replayed_case_that_is_not_valid_is_refused_not_blamed_on_the_target(
+    change: dict[str, object], error: type[Exception], message: str
+) -> None:
+    """oracle.check_case replays a failure report's arrays; arrays that make no valid case
+    raise in the caller instead of coming back as "the target disagrees"."""
+    from oracle import check_case
+
+    with pytest.raises(error, match=re.escape(message)):
+        check_case(refbp.MLP, **{**_OK, **change})  # type: ignore[arg-type]
+
+
+def test_a_valid_replayed_case_agrees() -> None:
+    from oracle import check_case
+
+    assert "agrees with the oracle" in check_case(refbp.MLP, **_OK)  # type: ignore[arg-type]
