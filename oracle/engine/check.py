@@ -276,8 +276,10 @@ def _check(target: Target, case: Case, pending: PendingResult, repeat: bool, pro
             "dtype", case, f"{q.label} came back as {dt} for a {s.dtype} network", quantity=q
         )
     if repeat:
+        # copies: a target may hand back buffers it owns and write the next call into them
+        # (an autograd framework's .grad), which would change the first result to match
+        first = [np.array(a) for _, a in quantities(got, families)]
         again = target.backprop(net, np.array(case.X), np.array(case.Y))
-        first = [a for _, a in quantities(got, families)]
         second = [a for _, a in quantities(again, families)]
         differs = _same(first, second)
         if differs is not None:

@@ -77,6 +77,26 @@ def accumulates(**kw: Any) -> Any:
     return _Accumulates(**kw)
 
 
+class _AccumulatesInPlace(_Wrapped):
+    """Adds each call's gradients into buffers it owns and returns those buffers, as
+    ``p.grad.numpy()`` of an autograd framework does: the first result changes with the
+    second call."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.gw = [np.zeros_like(w) for w in self.net.weights]
+
+    def backprop(self, X: np.ndarray, Y: np.ndarray) -> Any:
+        bp = self.net.backprop(X, Y)
+        for buf, g in zip(self.gw, bp.grad_weights, strict=True):
+            buf += g
+        return bp._replace(grad_weights=self.gw)
+
+
+def accumulates_in_place(**kw: Any) -> Any:
+    return _AccumulatesInPlace(**kw)
+
+
 class _Float64Results(_Wrapped):
     def backprop(self, X: np.ndarray, Y: np.ndarray) -> Any:
         bp = self.net.backprop(X, Y)
