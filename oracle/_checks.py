@@ -33,6 +33,8 @@ class Network(NamedTuple):
 
 def as_f64(who: str, what: str, x: object, ndim: int) -> F64:
     """``x`` as a fresh float64 array of ``ndim`` dimensions (ints and float32 cast exactly)."""
+    if isinstance(x, np.ma.MaskedArray) and np.ma.is_masked(x):  # asarray drops the mask
+        raise TypeError(f"{who}: {what} is a masked array with masked entries; pass .filled()")
     arr = np.asarray(x)
     if arr.dtype == np.bool_ or not (
         np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)

@@ -37,6 +37,13 @@ def as_numeric_array(x: object, name: str, where: str) -> np.ndarray:
     """``x`` as an ndarray of a real numeric dtype (bool, integer or float), not copied."""
     if isinstance(x, (str, bytes)):
         raise DTypeError(f"{where}: {name} must be a numeric array, got {type(x).__name__}")
+    if isinstance(x, np.ma.MaskedArray) and np.ma.is_masked(x):
+        # np.asarray would silently use the values under the mask
+        masked = int(np.count_nonzero(np.ma.getmaskarray(x)))
+        raise DTypeError(
+            f"{where}: {name} is a masked array with {masked} masked entries, which have "
+            f"no values to use; pass {name}.filled(value) or drop those rows"
+        )
     try:
         arr = np.asarray(x)
     except (ValueError, TypeError) as exc:  # ragged nested lists
@@ -188,6 +195,17 @@ def positive_int(value: object, name: str, where: str, minimum: int = 1) -> int:
         raise DTypeError(f"{where}: {name} must be an int, got {type(value).__name__} {value!r}")
     if int(value) < minimum:
         raise ConfigError(f"{where}: {name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def seed(value: object, where: str) -> int | None:
+    """A seed for ``numpy.random.default_rng``: None or a non-negative int."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise DTypeError(f"{where}: seed must be an int or None, got {type(value).__name__}")
+    if int(value) < 0:
+        raise ConfigError(f"{where}: seed must be >= 0 (or None), got {value}")
     return int(value)
 
 

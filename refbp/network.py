@@ -198,7 +198,7 @@ class MLP:
         if scheme not in _INITS:
             raise UnknownNameError(f"{where}: unknown scheme {scheme!r}; valid are {list(_INITS)}")
         dt = check.float_dtype(dtype, where)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(check.seed(seed, where))
         weights, biases = [], []
         for fan_in, fan_out, name in zip(dims[:-1], dims[1:], names, strict=True):
             use_he = scheme == "he" or (scheme == "auto" and name in _HE_FAMILY)

@@ -71,8 +71,7 @@ def train(
     n_epochs = check.positive_int(epochs, "epochs", where, minimum=0)
     mu = check.real(momentum, "momentum", where, low=0.0, high=1.0, high_open=True)
     lam = check.real(weight_decay, "weight_decay", where, low=0.0)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise DTypeError(f"{where}: seed must be an int or None, got {type(seed).__name__}")
+    seed = check.seed(seed, where)
 
     params = [*net._w, *net._b]
     decays = [lam] * len(net._w) + [0.0] * len(net._b)

@@ -134,6 +134,19 @@ def test_complex_x() -> None:
         make_net().predict(X + 0j)
 
 
+def test_masked_x_is_refused_unless_nothing_is_masked() -> None:
+    """np.asarray drops a mask: the values under it would be used as if they were data."""
+    X, Y = make_data()
+    masked = np.ma.masked_array(X, mask=np.zeros_like(X, dtype=bool))
+    masked[0, 0] = np.ma.masked
+    with raises(refbp.DTypeError, "MLP.backprop", "X is a masked array with 1 masked entries"):
+        make_net().backprop(masked, Y)
+    with raises(refbp.DTypeError, "MLP.backprop", "Y is a masked array", "Y.filled(value)"):
+        make_net().backprop(X, np.ma.masked_less(Y, np.inf))
+    unmasked = np.ma.masked_array(X, mask=False)
+    assert np.array_equal(make_net().predict(unmasked), make_net().predict(X))
+
+
 def test_ragged_x() -> None:
     with raises(refbp.DTypeError, "MLP.predict", "numeric array", "inhomogeneous"):
         make_net().predict([[1.0, 2.0, 3.0], [1.0, 2.0]])

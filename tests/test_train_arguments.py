@@ -90,6 +90,18 @@ def test_train_refuses_a_seed_that_is_not_an_int(seed: object, kind: str) -> Non
         refbp.train(net, np.ones((2, 1)), np.ones((2, 1)), seed=seed)  # type: ignore[arg-type]
 
 
+def test_a_negative_seed_is_refused_by_refbp_with_its_name() -> None:
+    """NumPy's own message ("expected non-negative integer") names neither the call nor
+    the argument."""
+    net = MLP([np.ones((1, 1))], [np.zeros(1)], ["identity"], "mse")
+    with raises(refbp.ConfigError, "train", "seed must be >= 0 (or None)", "got -1"):
+        refbp.train(net, np.ones((2, 1)), np.ones((2, 1)), seed=-1)
+    with raises(refbp.ConfigError, "MLP.init", "seed must be >= 0 (or None)", "got -3"):
+        MLP.init([1, 1], ["identity"], "mse", seed=-3)
+    with raises(refbp.DTypeError, "MLP.init", "seed must be an int or None", "got float"):
+        MLP.init([1, 1], ["identity"], "mse", seed=1.5)  # type: ignore[arg-type]
+
+
 def test_train_needs_an_mlp() -> None:
     X, Y = make_data()
     with raises(refbp.DTypeError, "train", "refbp.MLP", "got dict"):

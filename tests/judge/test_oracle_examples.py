@@ -145,3 +145,12 @@ def test_sgd_follows_the_pytorch_convention() -> None:
     for got, want in zip([*fast_res.weights, *fast_res.biases], [*w, *b], strict=True):
         assert rel(got, want) <= 1e-14
     assert ws[0] is not res.weights[0]  # nothing passed in is mutated or aliased
+
+
+def test_a_masked_array_is_refused_not_read_through_its_mask() -> None:
+    X = np.ma.masked_array(np.zeros((4, 2)), mask=[[True, False]] + [[False, False]] * 3)
+    args = {"weights": [np.zeros((2, 1))], "biases": [np.zeros(1)], "activations": ["tanh"],
+            "loss": "mse", "X": X, "Y": np.zeros((4, 1))}  # fmt: skip
+    for fn in (oracle.backprop, oracle.backprop_fast):
+        with pytest.raises(TypeError, match="X is a masked array with masked entries"):
+            fn(**args)  # type: ignore[arg-type]
