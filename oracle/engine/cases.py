@@ -326,7 +326,12 @@ def replay_case(
         if a.dtype.kind == "f" and not np.isfinite(a).all():
             bad = tuple(np.argwhere(~np.isfinite(a))[0].tolist())
             raise ValueError(f"{who}: {name} must be finite, got {a[bad]} at index {bad}")
-        arrays.append(np.asarray(a, dtype=dtype))
+        with np.errstate(over="ignore"):  # a value beyond the dtype's range: refused below
+            cast = np.asarray(a, dtype=dtype)
+        if not np.isfinite(cast).all():
+            bad = tuple(np.argwhere(~np.isfinite(cast))[0].tolist())
+            raise ValueError(f"{who}: {name} does not fit in {dtype}: {a[bad]} at index {bad}")
+        arrays.append(cast)
     y = arrays[-1]
     kind = TARGET_KINDS[loss]
     if kind != "real" and ((y < 0).any() or (kind == "unit_interval" and (y > 1).any())):

@@ -228,6 +228,11 @@ _OK = {"weights": _W, "biases": _B, "activations": ["tanh"], "loss": "mse",
         ({"weights": []}, ValueError, "weights must be a list with one array per layer"),
         ({"weights": [np.ones(2)]}, ValueError, "weights must be 2-D (n_in, n_out) arrays"),
         ({"X": np.ones((3, 5))}, ValueError, "X must have shape (B, 2)"),
+        (
+            {"weights": [np.eye(2, dtype=np.float32)], "X": np.full((3, 2), 1e300)},
+            ValueError,
+            "X does not fit in float32: 1e+300 at index (0, 0)",
+        ),
     ],
 )
 def test_a_replayed_case_that_is_not_valid_is_refused_not_blamed_on_the_target(
