@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import jax
 import numpy as np
 import numpy.typing as npt
 
@@ -31,6 +32,20 @@ class Network(NamedTuple):
         return (self.weights[0].shape[0], *(w.shape[1] for w in self.weights))
 
 
+class X64Disabled(RuntimeError):
+    """jax_enable_x64 was switched off after the oracle was imported."""
+
+
+def require_x64(who: str) -> None:
+    """The oracle computes in float64; with jax_enable_x64 off, JAX would silently compute
+    in float32 (a float32 oracle makes float64 targets look wrong), so it refuses."""
+    if not jax.config.read("jax_enable_x64"):  # type: ignore[no-untyped-call]
+        raise X64Disabled(
+            f"{who}: jax_enable_x64 is off, so JAX would compute in float32; it was switched "
+            "off after `import oracle` (jax.config.update('jax_enable_x64', True) restores it)"
+        )
+
+
 def as_f64(who: str, what: str, x: object, ndim: int) -> F64:
     """``x`` as a fresh float64 array of ``ndim`` dimensions (ints and float32 cast exactly)."""
     if isinstance(x, np.ma.MaskedArray) and np.ma.is_masked(x):  # asarray drops the mask
@@ -47,6 +62,7 @@ def as_f64(who: str, what: str, x: object, ndim: int) -> F64:
 
 
 def check_activation(who: str, name: str) -> str:
+    require_x64(who)
     if name not in ACTIVATION_NAMES:
         raise ValueError(
             f"{who}: unknown activation {name!r}; valid names are {', '.join(ACTIVATION_NAMES)}"
@@ -55,6 +71,7 @@ def check_activation(who: str, name: str) -> str:
 
 
 def check_loss(who: str, name: str) -> str:
+    require_x64(who)
     if name not in LOSS_NAMES:
         raise ValueError(f"{who}: unknown loss {name!r}; valid names are {', '.join(LOSS_NAMES)}")
     return name
@@ -68,6 +85,7 @@ def check_network(
     loss: str,
 ) -> Network:
     """Validate names and shapes; return float64 copies."""
+    require_x64(who)
     if isinstance(activations, str):
         raise TypeError(
             f"{who}: activations must be a sequence of names, got the string {activations!r}"
@@ -125,6 +143,7 @@ def check_dense(
     who: str, x: object, w: object, b: object, upstream: object
 ) -> tuple[F64, F64, F64, F64]:
     """``x (B, I)``, ``w (I, O)``, ``b (O,)``, ``upstream (B, O)``, non-empty, as float64."""
+    require_x64(who)
     xx, ww, bb = as_f64(who, "x", x, 2), as_f64(who, "w", w, 2), as_f64(who, "b", b, 1)
     g = as_f64(who, "upstream", upstream, 2)
     B, n_in = xx.shape

@@ -99,7 +99,7 @@ def _run(target: Target, case: Case) -> tuple[Any, list[np.ndarray], TargetResul
     handed = [np.array(a) for a in case.arrays]
     L = s.depth
     try:
-        net = target.make(
+        net = target.build(
             weights=handed[:L],
             biases=handed[L : 2 * L],
             activations=list(s.activations),
@@ -279,7 +279,15 @@ def _check(target: Target, case: Case, pending: PendingResult, repeat: bool, pro
         # copies: a target may hand back buffers it owns and write the next call into them
         # (an autograd framework's .grad), which would change the first result to match
         first = [np.array(a) for _, a in quantities(got, families)]
-        again = target.backprop(net, np.array(case.X), np.array(case.Y))
+        try:
+            again = target.backprop(net, np.array(case.X), np.array(case.Y))
+        except (ProtocolError, Unsupported):
+            raise
+        except Exception as exc:
+            raise Disagreement(
+                "repeatable", case,
+                f"a second backprop(X, Y) on the same network raised {type(exc).__name__}: {exc}",
+            ) from exc  # fmt: skip
         second = [a for _, a in quantities(again, families)]
         differs = _same(first, second)
         if differs is not None:

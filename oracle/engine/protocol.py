@@ -32,6 +32,7 @@ __all__ = [
     "Capabilities",
     "ProtocolError",
     "Target",
+    "TargetExit",
     "TargetResult",
     "Unsupported",
     "load_target",
@@ -51,6 +52,11 @@ class ProtocolError(Exception):
 
 class Unsupported(Exception):
     """The target declined a configuration (``NotImplementedError``): discarded, counted."""
+
+
+class TargetExit(Exception):
+    """The target's code raised SystemExit: an error of the target's, not the end of the run
+    (left alone, ``sys.exit(0)`` inside a target would end ``refbp verify`` with "all agree")."""
 
 
 @dataclass(frozen=True)
@@ -258,6 +264,13 @@ class Target:
         caps = caps.merged(overrides or {}, f"target {label}")
         return cls(make, label, caps)
 
+    def build(self, **kwargs: Any) -> Any:
+        """``make(**kwargs)``: the target's network."""
+        try:
+            return self.make(**kwargs)
+        except SystemExit as exc:
+            raise TargetExit(f"make(...) raised SystemExit({exc.code!r})") from None
+
     def backprop(self, net: Any, X: np.ndarray, Y: np.ndarray) -> TargetResult:
         method = getattr(net, "backprop", None)
         if not callable(method):
@@ -269,6 +282,8 @@ class Target:
             res = method(X, Y)
         except NotImplementedError as exc:
             raise Unsupported(str(exc)) from None
+        except SystemExit as exc:
+            raise TargetExit(f"backprop(X, Y) raised SystemExit({exc.code!r})") from None
         return read_result(res, f"target {self.name}: backprop(X, Y)")
 
 

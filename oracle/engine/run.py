@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException
 
+from oracle._checks import X64Disabled
 from oracle.domains import TARGET_KINDS
 from oracle.engine.cases import Case, Structure, fill, kink_case, network_groups
 from oracle.engine.check import Disagreement, Outcome, check_case
@@ -247,7 +248,7 @@ def smoke(target: Target) -> None:
     s = Structure((n, n), (out,), loss, caps.dtypes[0], 2)
     case = fill(s, seed=0, gain=1.0, x_scale=1.0, zero_share=0.0)
     try:
-        net = target.make(
+        net = target.build(
             weights=[np.array(w) for w in case.weights],
             biases=[np.array(b) for b in case.biases],
             activations=list(s.activations),
@@ -259,6 +260,8 @@ def smoke(target: Target) -> None:
         raise ProtocolError(
             f"target {target.name}: make(*, weights, biases, activations, loss) failed: {exc}"
         ) from exc
+    except Exception:  # any other failure on a valid case is the properties' to report
+        return
     try:
         target.backprop(net, np.array(case.X), np.array(case.Y))
     except Unsupported:
@@ -288,9 +291,12 @@ def run_properties(
     for done, (label, strategy, factory) in enumerate(todo, 1):
         kind = label.split("/")[0]
         key = f"{target.name}/{label}"
-        found = _hypothesis(
-            label, strategy, factory(state), profile, shrink=kind not in shrunk, key=key
-        )
+        try:
+            found = _hypothesis(
+                label, strategy, factory(state), profile, shrink=kind not in shrunk, key=key
+            )
+        except X64Disabled as exc:  # the target's code switched JAX to float32
+            raise ProtocolError(f"target {target.name}: the oracle cannot run: {exc}") from exc
         if found is not None:
             shrunk.add(kind)
             failure: Failure = failure_from(found, target.name)

@@ -170,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except ProtocolError as exc:
         return _usage(f"the target cannot be used: {exc}")
-    if summary.compared == 0:
+    if summary.compared == 0 and not summary.failures:  # failures are a verdict: reported
         return _usage(
             f"the target declined every case ({summary.unsupported} unsupported): nothing "
             "was checked; narrow --activations/--losses/--dtypes to what it supports"

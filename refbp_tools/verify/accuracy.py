@@ -15,7 +15,7 @@ __all__ = ["digits_kept"]
 
 def _as_impl(target: Target) -> Any:
     def impl(weights: Any, biases: Any, activations: Any, loss: str, X: Any, Y: Any) -> Any:
-        net = target.make(
+        net = target.build(
             weights=[np.array(w) for w in weights], biases=[np.array(b) for b in biases],
             activations=list(activations), loss=loss,
         )  # fmt: skip

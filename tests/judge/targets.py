@@ -113,3 +113,39 @@ def not_callable_target() -> None:
 
 
 NOT_CALLABLE = 42
+
+
+def exits(**kw: Any) -> Any:
+    """A network whose backprop calls sys.exit(0)."""
+
+    class _Exits(_Wrapped):
+        def backprop(self, X: np.ndarray, Y: np.ndarray) -> Any:
+            raise SystemExit(0)
+
+    return _Exits(**kw)
+
+
+def make_raises(**kw: Any) -> Any:
+    raise ValueError("this make refuses every network")
+
+
+def second_call_raises(**kw: Any) -> Any:
+    """Answers once, then raises: a network that can only be used once."""
+
+    class _Once(_Wrapped):
+        used = False
+
+        def backprop(self, X: np.ndarray, Y: np.ndarray) -> Any:
+            if self.used:
+                raise RuntimeError("already used")
+            self.used = True
+            return self.net.backprop(X, Y)
+
+    return _Once(**kw)
+
+
+def switches_x64_off(**kw: Any) -> Any:
+    import jax
+
+    jax.config.update("jax_enable_x64", False)  # type: ignore[no-untyped-call]
+    return refbp.MLP(**kw)

@@ -154,3 +154,20 @@ def test_a_masked_array_is_refused_not_read_through_its_mask() -> None:
     for fn in (oracle.backprop, oracle.backprop_fast):
         with pytest.raises(TypeError, match="X is a masked array with masked entries"):
             fn(**args)  # type: ignore[arg-type]
+
+
+def test_the_oracle_refuses_to_compute_once_x64_is_switched_off() -> None:
+    import jax
+
+    from oracle._checks import X64Disabled
+
+    args = {"weights": [np.zeros((2, 1))], "biases": [np.zeros(1)], "activations": ["tanh"],
+            "loss": "mse", "X": np.zeros((4, 2)), "Y": np.zeros((4, 1))}  # fmt: skip
+    jax.config.update("jax_enable_x64", False)  # type: ignore[no-untyped-call]
+    try:
+        for fn in (oracle.backprop, oracle.backprop_fast):
+            with pytest.raises(X64Disabled, match="would compute in float32"):
+                fn(**args)  # type: ignore[arg-type]
+    finally:
+        jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]
+    assert oracle.backprop_fast(**args).grad_weights[0].dtype == np.float64  # type: ignore[arg-type]

@@ -250,3 +250,37 @@ def test_a_valid_replayed_case_agrees() -> None:
     from oracle import check_case
 
     assert "agrees with the oracle" in check_case(refbp.MLP, **_OK)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (targets.exits, "the target raised TargetExit: backprop(X, Y) raised SystemExit(0)"),
+        (targets.make_raises, "the target raised ValueError: this make refuses every network"),
+    ],
+)
+def test_a_target_that_fails_on_every_case_is_a_disagreement(make: object, message: str) -> None:
+    """Not a crash of the run, and not its end: sys.exit(0) inside a target once ended
+    `refbp verify` with exit 0, and a make raising ValueError with a traceback."""
+    summary = _run(make)
+    assert summary.exit_code() == 1  # type: ignore[attr-defined]
+    failure = summary.failures[0]  # type: ignore[attr-defined]
+    assert failure.property == "runs" and message in failure.message
+
+
+def test_a_second_call_that_raises_is_a_repeatable_disagreement() -> None:
+    summary = _run(targets.second_call_raises, only="repeatable")
+    [failure] = summary.failures  # type: ignore[attr-defined]
+    assert failure.property == "repeatable"
+    assert "a second backprop(X, Y) on the same network raised RuntimeError" in failure.message
+
+
+def test_a_target_that_switches_jax_to_float32_cannot_be_used() -> None:
+    """A float32 oracle would make a float64 target look wrong: refused, not judged."""
+    import jax
+
+    try:
+        with pytest.raises(ProtocolError, match="jax_enable_x64 is off"):
+            _run(targets.switches_x64_off)
+    finally:
+        jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]

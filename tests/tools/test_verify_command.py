@@ -166,3 +166,15 @@ def test_an_unwritable_report_place_is_a_usage_error_before_any_run(
 def test_a_negative_accuracy_count_is_refused(cache: Path) -> None:
     r = verify_cmd(["--accuracy", "-1"], cache)
     assert r.returncode == 2 and "expected a non-negative integer, got -1" in r.stderr
+
+
+def test_a_target_that_fails_every_case_exits_1_with_a_report(cache: Path, tmp_path: Path) -> None:
+    """Every case failing is a verdict (exit 1, the failures reported), not "the target
+    declined every case" (exit 2), and not a traceback."""
+    r = verify_cmd(
+        ["--target", "tests.judge.targets:make_raises", *FAST, "--out", str(tmp_path)], cache
+    )
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "the target raised ValueError: this make refuses every network" in r.stdout
+    assert "Traceback" not in r.stderr
+    assert json.loads((tmp_path / "verification.json").read_text())["failures"]
