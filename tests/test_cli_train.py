@@ -285,6 +285,20 @@ def test_unusable_data_is_refused_exactly(
     assert not (tmp_path / "o").exists()
 
 
+def test_an_unusable_out_or_save_is_refused_before_training(tmp_path: Path) -> None:
+    X, y = _classification(20)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("kept\n")
+    for flag, place, why in (("--out", a_file, "exists and is not a directory"),
+                             ("--save", tmp_path, "is a directory")):  # fmt: skip
+        argv = ["train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "o")]
+        with pytest.raises(SystemExit) as exc:
+            main([*argv, flag, str(place)])
+        assert str(exc.value) == f"refbp train: {flag}: {place} {why}"
+    assert a_file.read_text() == "kept\n" and not (tmp_path / "o").exists()
+
+
 def test_test_fraction_bounds(tmp_path: Path) -> None:
     X, y = _classification(20)
     np.savez(tmp_path / "d.npz", X=X, y=y)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from refbp._types import FloatArray
+from refbp_tools.paths import unwritable
 from refbp_tools.progress import Progress
 from refbp_tools.train.data import Dataset, Task, decide_task, describe, load, load_digits
 from refbp_tools.train.plot import Curves, plot
@@ -190,6 +191,10 @@ def run(args: argparse.Namespace) -> int:
     import refbp
 
     start = time.perf_counter()
+    for flag, path, directory in (("--out", args.out, True), ("--save", args.save, False)):
+        why = None if path is None else unwritable(Path(path), directory=directory)
+        if why is not None:  # before training, not after it
+            raise SystemExit(f"refbp train: {flag}: {why}")
     if args.dataset == "digits":
         data = load_digits()
     else:
