@@ -90,3 +90,31 @@ def test_binary_cross_entropy_is_finite_near_but_not_at_0_and_1() -> None:
     # no clipping: a = 0 with y = 1 is log(0), and the oracle says so
     c0, _ = oracle.loss_grad("binary_cross_entropy", np.array([[0.0]]), np.array([[1.0]]))
     assert c0 == np.inf
+
+
+def test_softmax_cross_entropy_keeps_its_digits_on_confident_rows() -> None:
+    """jax.nn.log_softmax takes log(1 + r) for the max's column; for a confident row
+    (C ≈ r ≪ 1) that rounding alone is a relative error u / C in C: the oracle once
+    returned C = 4.0402312134661e-4 where exact arithmetic gives ...666474 (1.3e-13 off),
+    and failed refbp, which was right (with log_softmax: 335 ulps at a margin of 8, 1e13
+    at 35).  The value and the gradient, plain and padded, against exact arithmetic."""
+    pytest.importorskip("mpmath")
+    from oracle.exact import exact_backprop, rounded
+
+    rng = np.random.default_rng(5)
+    for margin in (3.0, 8.0, 20.0, 35.0):
+        z = rng.normal(size=(3, 4))
+        z[np.arange(3), rng.integers(0, 4, 3)] += margin  # one confident column a row
+        y = np.eye(4)[z.argmax(axis=1)]
+        w, b = [np.eye(4)], [np.zeros(4)]
+        want = rounded(exact_backprop(w, b, ["identity"], "softmax_cross_entropy", z, y),
+                       np.float64)  # fmt: skip
+        for fn in (oracle.backprop, oracle.backprop_fast):
+            got = fn(w, b, ["identity"], "softmax_cross_entropy", z, y)
+            # rounding s = a − max costs e^s a relative |s|·u/2: the problem's own conditioning
+            bound = (4 + margin) * np.finfo(float).eps * abs(want.loss)
+            assert abs(got.loss - want.loss) <= bound
+            # δ = (p − y)/B subtracts terms of size 1/B: judged against those (the
+            # tolerance model's M), not against δ's own tiny entries
+            err = np.abs(got.grad_input - want.grad_input)
+            assert err.max() <= 8 * np.finfo(float).eps / len(z)
