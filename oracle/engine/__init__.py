@@ -29,6 +29,7 @@ from oracle.engine.diagnosis import DIAGNOSES, Diagnosis
 from oracle.engine.exactprop import available as exact_available
 from oracle.engine.exactprop import check_exact
 from oracle.engine.expect import Expectation, parse_expectations, read_expectations
+from oracle.engine.processes import reloadable, run_in_processes
 from oracle.engine.profiles import PROFILES, Profile, profile
 from oracle.engine.protocol import (
     DEFAULT_TARGET,
@@ -71,17 +72,23 @@ def verify(
     progress: Progress | None = None,
     exact: bool = True,
     only: Sequence[str] | None = None,
+    jobs: int = 1,
 ) -> Summary:
-    """Run every property against ``target``; the summary (never raises on a disagreement)."""
+    """Run every property against ``target``; the summary (never raises on a disagreement).
+
+    ``jobs`` > 1 runs the properties in that many worker processes when the target can be
+    imported again by its name (``MODULE:ATTR``), else in this one; the results are the same.
+    """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive int, got {jobs!r}")
     prof = profile(profile_name).with_examples(max_examples)
-    return run_properties(
-        target,
-        prof,
-        expectations=expectations,
-        progress=progress,
-        with_exact=exact and exact_available(),
-        only=only,
-    )
+    kwargs: dict[str, Any] = dict(
+        expectations=expectations, progress=progress,
+        with_exact=exact and exact_available(), only=only,
+    )  # fmt: skip
+    if jobs > 1 and reloadable(target):
+        return run_in_processes(target, prof, jobs, **kwargs)
+    return run_properties(target, prof, **kwargs)
 
 
 def check_backprop(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +43,7 @@ from oracle.engine.report import Failure, failure_from
 from oracle.engine.summary import Summary
 from oracle.functions import ACTIVATION_SPECS
 
-__all__ = ["Progress", "run_properties"]
+__all__ = ["Progress", "plan", "run_properties", "smoke"]
 
 GROUP = 8  # networks per Hypothesis example of the agreement property
 #: Shrinking a network costs a sensitivity measurement per attempt (tens of ms); Hypothesis's
@@ -119,7 +119,7 @@ def _hypothesis(
     # one example-database key per property and target: replays stay with their property
     prop._hypothesis_internal_add_digest = (key or label).encode()  # type: ignore[attr-defined]
     try:
-        with _shrink_budget(SHRINK_SECONDS):
+        with _shrink_budget(SHRINK_SECONDS), _no_local_constants():
             prop()
     except Disagreement:
         return seen[-1]
@@ -132,6 +132,30 @@ def _hypothesis(
             return seen[-1]
         raise group
     return None
+
+
+@contextmanager
+def _no_local_constants() -> Iterator[None]:
+    """Hypothesis (6.131 on) also draws literal constants of the local modules imported so
+    far, so a derandomized run's examples would depend on what else the process imported
+    (a worker process imports less than the command line, an editable checkout is local
+    where a wheel is not).  A drawn network gains nothing from them (its numbers come from
+    a seeded generator), so the engine's properties draw with that pool empty."""
+    from hypothesis.internal.conjecture import providers
+
+    get = getattr(providers, "_get_local_constants", None)
+    cache = getattr(providers, "CONSTANTS_CACHE", None)
+    if get is None or cache is None:  # a Hypothesis without the pool
+        yield
+        return
+    empty = type(providers._local_constants)()
+    providers._get_local_constants = lambda: empty
+    cache.cache.clear()  # values permitted under the full pool
+    try:
+        yield
+    finally:
+        providers._get_local_constants = get
+        cache.cache.clear()
 
 
 @contextmanager
@@ -280,14 +304,25 @@ def run_properties(
     progress: Progress | None = None,
     with_exact: bool = True,
     only: Sequence[str] | None = None,
+    labels: Collection[str] | None = None,
+    shrunk_kinds: Collection[str] = (),
+    smoke_first: bool = True,
 ) -> Summary:
-    """Every property against ``target``; the summary holds counts, cells and failures."""
-    smoke(target)
+    """Every property against ``target``; the summary holds counts, cells and failures.
+
+    ``only`` keeps the properties of those kinds (``agreement``, ``kinks``, ...), ``labels``
+    those exact properties; a failure of a kind in ``shrunk_kinds`` is reported unshrunk
+    (one of that kind was shrunk already)."""
+    if smoke_first:
+        smoke(target)
     start = time.perf_counter()
     summary = Summary(target.name, target.capabilities)
     state = _State(target, expectations, progress, summary)
-    shrunk: set[str] = set()
-    todo = [p for p in plan(target, with_exact) if only is None or p[0].split("/")[0] in only]
+    shrunk: set[str] = set(shrunk_kinds)
+    todo = [
+        p for p in plan(target, with_exact)
+        if (only is None or p[0].split("/")[0] in only) and (labels is None or p[0] in labels)
+    ]  # fmt: skip
     for done, (label, strategy, factory) in enumerate(todo, 1):
         kind = label.split("/")[0]
         key = f"{target.name}/{label}"

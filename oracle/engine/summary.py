@@ -69,6 +69,24 @@ class Summary:
                 cell.worst[fam] = max(cell.worst[fam], w)
             cell.bound_used = max(cell.bound_used, used)
 
+    def merge(self, part: Summary) -> None:
+        """Add the counts, cells and failures of ``part``, a run of other properties of the
+        same target (seconds and unmatched expectations are the whole run's: not added)."""
+        self.outcomes.update(part.outcomes)
+        for prop, counts in part.by_property.items():
+            self.by_property[prop].update(counts)
+        for key, c in part.cells.items():
+            cell = self.cells.setdefault(key, Cell())
+            cell.examples += c.examples
+            for fam, w in c.worst.items():
+                cell.worst[fam] = max(cell.worst[fam], w)
+            cell.bound_used = max(cell.bound_used, c.bound_used)
+        self.returned |= part.returned
+        self.failures.extend(part.failures)
+        self.network_examples += part.network_examples
+        for line, n in part.matched.items():
+            self.matched[line] = self.matched.get(line, 0) + n
+
     @property
     def examples(self) -> int:
         return sum(self.outcomes.values())

@@ -102,10 +102,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "(default: 0, off)",
     )  # fmt: skip
     p.add_argument(
+        "--jobs", type=_positive, default=None, metavar="N",
+        help="worker processes that run the properties (default: the CPUs this process may "
+        f"use, at most {MAX_AUTO_JOBS}; 1 below {PARALLEL_FROM} examples a property, where "
+        "starting them costs more than they save)",
+    )  # fmt: skip
+    p.add_argument(
         "--no-exact",
         action="store_true",
         help="skip the exact-arithmetic property and arbitration (they need mpmath)",
     )
+
+
+#: the most worker processes --jobs chooses by itself
+MAX_AUTO_JOBS = 4
+#: below this many examples a property, one process: spawning workers (~3 s each to import
+#: JAX and the engine) costs more than they save
+PARALLEL_FROM = 50
+
+
+def default_jobs(examples: int) -> int:
+    """Worker processes for a run of ``examples`` Hypothesis examples a property."""
+    if examples < PARALLEL_FROM:
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_AUTO_JOBS))
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -133,7 +157,7 @@ def _usage(message: str) -> int:
 def run(args: argparse.Namespace) -> int:
     try:
         from oracle.engine import ProtocolError, Target, load_target, read_expectations, verify
-        from oracle.engine.profiles import cache_dir
+        from oracle.engine.profiles import PROFILES, cache_dir
         from oracle.fast import enable_persistent_cache
     except ImportError as exc:
         return _usage(f"needs the verify extra ({exc}): pip install 'refbp[verify]'")
@@ -160,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  [{done}/{total}] {label}: {'DISAGREES' if failed else 'ok'}", flush=True)
 
     try:
+        examples = args.max_examples or PROFILES[args.profile].max_examples
         summary = verify(
             target,
             profile_name=args.profile,
@@ -167,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
             expectations=expectations,
             progress=progress,
             exact=not args.no_exact,
+            jobs=args.jobs or default_jobs(examples),
         )
     except ProtocolError as exc:
         return _usage(f"the target cannot be used: {exc}")

@@ -178,3 +178,11 @@ def test_a_target_that_fails_every_case_exits_1_with_a_report(cache: Path, tmp_p
     assert "the target raised ValueError: this make refuses every network" in r.stdout
     assert "Traceback" not in r.stderr
     assert json.loads((tmp_path / "verification.json").read_text())["failures"]
+
+
+def test_the_default_jobs_use_the_cpus_only_for_runs_worth_the_start() -> None:
+    from refbp_tools.verify import MAX_AUTO_JOBS, PARALLEL_FROM, default_jobs
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert default_jobs(PARALLEL_FROM - 1) == 1
+    assert default_jobs(100) == max(1, min(cpus or 1, MAX_AUTO_JOBS))
