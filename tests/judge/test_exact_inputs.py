@@ -88,8 +88,11 @@ def test_leaves_the_global_precision_and_the_arguments_alone() -> None:
 
 
 def test_is_small_matches_the_stated_limits() -> None:
-    assert is_small((6, 6, 6, 6), 4)
-    assert not is_small((6, 6, 6, 6, 6), 4)
-    assert not is_small((7, 2), 1)
-    assert not is_small((2, 2), 5)
+    assert is_small((6, 6, 6, 6), 4)  # 432 multiply-adds, the most allowed
+    assert not is_small((6, 6, 6, 6, 6), 4)  # depth 4
+    assert not is_small((2, 2), 5)  # batch 5
     assert not is_small((3,), 1)
+    assert not is_small((0, 2), 1)
+    # widths beyond 6 where the multiply-adds stay within 432: a wide input, few units
+    assert is_small((8, 1, 1, 2), 1) and is_small((64, 1), 4) and is_small((30, 6, 2), 2)
+    assert not is_small((64, 2), 4)  # 512
