@@ -23,7 +23,7 @@ from pathlib import Path
 from oracle.engine.expect import Expectation
 from oracle.engine.profiles import Profile, cache_dir
 from oracle.engine.protocol import Capabilities, ProtocolError, Target, load_target
-from oracle.engine.run import Progress, plan, run_properties, smoke
+from oracle.engine.run import Progress, run_properties, selected, smoke
 from oracle.engine.summary import Summary
 
 __all__ = ["reloadable", "run_in_processes"]
@@ -77,10 +77,7 @@ def run_in_processes(
     """:func:`oracle.engine.run.run_properties` with ``jobs`` worker processes."""
     smoke(target)
     start = time.perf_counter()
-    labels = [
-        label for label, _, _ in plan(target, with_exact)
-        if only is None or label.split("/")[0] in only
-    ]  # fmt: skip
+    labels = [label for label, _, _ in selected(target, with_exact, only)]
     parts: dict[str, Summary] = {}
     shrunk: set[str] = set()  # kinds with a failure: later ones of that kind are not shrunk
     context = multiprocessing.get_context("spawn")

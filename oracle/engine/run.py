@@ -43,7 +43,7 @@ from oracle.engine.report import Failure, failure_from
 from oracle.engine.summary import Summary
 from oracle.functions import ACTIVATION_SPECS
 
-__all__ = ["Progress", "plan", "run_properties", "smoke"]
+__all__ = ["Progress", "plan", "run_properties", "selected", "smoke"]
 
 GROUP = 8  # networks per Hypothesis example of the agreement property
 #: Shrinking a network costs a sensitivity measurement per attempt (tens of ms); Hypothesis's
@@ -259,6 +259,19 @@ def plan(target: Target, with_exact: bool) -> list[tuple[str, st.SearchStrategy[
     return items
 
 
+def selected(
+    target: Target,
+    with_exact: bool,
+    only: Sequence[str] | None = None,
+    labels: Collection[str] | None = None,
+) -> list[tuple[str, st.SearchStrategy[Any], Any]]:
+    """The properties of :func:`plan` of the kinds in ``only`` and the labels in ``labels``."""
+    return [
+        p for p in plan(target, with_exact)
+        if (only is None or p[0].split("/")[0] in only) and (labels is None or p[0] in labels)
+    ]  # fmt: skip
+
+
 def smoke(target: Target) -> None:
     """Build and call the target once on the smallest case it supports: a ProtocolError if
     it cannot be used at all (wrong signature, no backprop method, results missing)."""
@@ -319,10 +332,7 @@ def run_properties(
     summary = Summary(target.name, target.capabilities)
     state = _State(target, expectations, progress, summary)
     shrunk: set[str] = set(shrunk_kinds)
-    todo = [
-        p for p in plan(target, with_exact)
-        if (only is None or p[0].split("/")[0] in only) and (labels is None or p[0] in labels)
-    ]  # fmt: skip
+    todo = selected(target, with_exact, only, labels)
     for done, (label, strategy, factory) in enumerate(todo, 1):
         kind = label.split("/")[0]
         key = f"{target.name}/{label}"
