@@ -7,6 +7,7 @@ from pathlib import Path
 
 from refbp_tools.bench.compare import COMPARE_STATS
 from refbp_tools.bench.contention import BUSY_LIMIT, IDLE_LIMIT
+from refbp_tools.bench.driver import MALLOC_CHOICES
 from refbp_tools.paths import unwritable
 
 KNOWN_PEERS = ("jax", "torch")
@@ -71,6 +72,15 @@ def _add_guard_arguments(p: argparse.ArgumentParser) -> None:
         help="BLAS and OpenMP threads for every implementation while timing, and the CPUs "
         "the benchmark process is bound to (which is what limits XLA); 0 leaves them as "
         "the libraries choose (default: %(default)s)",
+    )
+    p.add_argument(
+        "--malloc",
+        choices=MALLOC_CHOICES,
+        default="keep",
+        help="keep: the benchmark process keeps the memory it frees (glibc's mmap and trim "
+        "thresholds raised through GLIBC_TUNABLES), so a timing does not include faulting "
+        "in pages that glibc handed back to the kernel in the call before; system: glibc's "
+        "defaults, what a program that imports refbp gets (default: %(default)s)",
     )
     p.add_argument(
         "--wait-idle",

@@ -25,6 +25,17 @@ from refbp_tools.progress import Progress
 FULL_ROUNDS = ("10", "0.5")
 QUICK_ROUNDS = ("3", "0.05")
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+MALLOC_CHOICES = ("keep", "system")
+# glibc hands a freed block of 128 KiB or more back to the kernel (munmap, or trimming the
+# top of its heap; its thresholds move with the allocation history) and faults it in again
+# page by page on the next call that needs it.  Where a minor fault is dear (about 8 µs
+# on the VMs here), a fresh 2 MiB temporary costs more than a float64 exp over it, and a
+# timing depends on what was allocated before it.  These settings keep freed memory in
+# the process, for every implementation in it alike; other C libraries ignore them.
+KEEP_MEMORY = {
+    "glibc.malloc.mmap_threshold": "33554432",  # 32 MiB, the most glibc takes
+    "glibc.malloc.trim_threshold": "4294967296",
+}
 
 _RESULT_LINE = re.compile(r"^(\S+::\S+)\s+(PASSED|FAILED|SKIPPED|ERROR|XFAIL|XPASS)")
 _COLLECTED = re.compile(r"collected (\d+) items?(?:.* (\d+) selected)?")
@@ -41,6 +52,7 @@ class Settings:
     retries: int = 1  # passes over the benchmarks timed under contention
     retry_wait: float = 5.0  # seconds to wait for an idle machine before each retry
     retry_budget: float = 300.0  # seconds a retry pass may take
+    malloc: str = "keep"  # "keep": freed memory stays in the process; "system": glibc's own
     note: dict[str, Any] = field(default_factory=dict)  # added to the JSON's guard record
 
 
@@ -98,6 +110,16 @@ def thread_env(threads: int) -> dict[str, str]:
     return dict.fromkeys(THREAD_VARS, str(threads))
 
 
+def malloc_env(malloc: str, inherited: str | None = None) -> dict[str, str]:
+    """GLIBC_TUNABLES for ``malloc`` ("keep": ``KEEP_MEMORY`` added to the ``inherited``
+    tunables, which it overrides; "system": nothing added)."""
+    if malloc == "system":
+        return {}
+    tunables = dict(t.split("=", 1) for t in (inherited or "").split(":") if "=" in t)
+    tunables |= KEEP_MEMORY
+    return {"GLIBC_TUNABLES": ":".join(f"{k}={v}" for k, v in tunables.items())}
+
+
 def bench_env(settings: Settings, wait: float, deadline: float | None = None) -> dict[str, str]:
     """The variables the benchmark session reads (tests/bench/cases.py and conftest.py)."""
     env = {
@@ -108,7 +130,8 @@ def bench_env(settings: Settings, wait: float, deadline: float | None = None) ->
     }
     if deadline is not None:
         env["REFBP_BENCH_DEADLINE"] = f"{deadline:.0f}"
-    return env | thread_env(settings.threads)
+    memory = malloc_env(settings.malloc, os.environ.get("GLIBC_TUNABLES"))
+    return env | thread_env(settings.threads) | memory
 
 
 def pasteable(cmd: Sequence[str], env: dict[str, str], root: Path) -> str:
@@ -221,6 +244,8 @@ def run_benchmarks(root: Path, json_out: Path, settings: Settings, log_path: Pat
     guard: dict[str, Any] = {
         "threads": settings.threads,
         "env": thread_env(settings.threads),
+        "malloc": settings.malloc,
+        "malloc_env": malloc_env(settings.malloc, os.environ.get("GLIBC_TUNABLES")),
         "wait_each": settings.wait_each,
         "busy_limit": BUSY_LIMIT,
         "first_pass": {"benchmarks": len(data.get("benchmarks", [])), "contended": len(ids)},

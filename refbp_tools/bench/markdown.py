@@ -105,6 +105,45 @@ def _binding_clause(affinity: Any) -> str:
     )
 
 
+def _fault_cost(res: Results) -> str:
+    """What a minor page fault cost, against the float64 exp of the kernels' array."""
+    fault = res.meta.get("page_fault_seconds")
+    if not isinstance(fault, (int, float)):
+        return ""
+    text = f"  A minor page fault (one 4 KiB page) cost {fmt_time(fault)} here"
+    exp, shape = res.floor.get(("exp", "float64")), res.op_shape
+    if exp is not None and shape:
+        pages = shape[0] * shape[1] * 8 // 4096
+        text += (
+            f": faulting in a fresh {shape[0]}×{shape[1]} float64 array ({pages} pages) "
+            f"costs {fmt_time(pages * fault)}, against {fmt_time(exp)} for `np.exp` over it"
+        )
+    return text + "."
+
+
+def _malloc_sentence(guard: dict[str, Any], res: Results) -> str:
+    """What the allocator was told, and what a page fault cost on the machine."""
+    cost = _fault_cost(res)
+    libc = res.meta.get("libc") or []
+    not_glibc = bool(libc and libc[0]) and libc[0] != "glibc"
+    if guard.get("malloc") == "keep":
+        tunables = guard.get("malloc_env", {}).get("GLIBC_TUNABLES", "")
+        return (
+            f"Memory: the process kept what it freed (GLIBC_TUNABLES={tunables}"
+            + ("; ignored here, the C library is not glibc" if not_glibc else "")
+            + "): glibc would otherwise hand blocks of 128 KiB and more back to the kernel "
+            "and fault them in again, page by page, in the next call, for every "
+            "implementation in the process alike (--malloc system measures that)." + cost
+        )
+    if guard.get("malloc") == "system":
+        return (
+            "Memory: glibc's defaults (--malloc system): blocks of 128 KiB and more that one "
+            "call frees may go back to the kernel and be faulted in again by the next, "
+            "depending on what was allocated before." + cost
+        )
+    return ""
+
+
 def _cores_sentence(res: Results) -> str:
     """The most cores each implementation kept busy in any benchmark: whether the
     implementations really ran on the same number of cores."""
@@ -143,6 +182,8 @@ def guard_lines(res: Results) -> list[str]:
             f"{BUSY_LIMIT:.0%} it is contended (†)."
             + _retry_sentence(guard.get("retry"), guard.get("first_pass", {}))
         )
+        if memory := _malloc_sentence(guard, res):
+            lines += ["", memory]
         if guard.get("seconds") is not None:
             lines += ["", f"The bench ran for {guard['seconds']:.0f} s (wall clock)."]
     if cores := _cores_sentence(res):

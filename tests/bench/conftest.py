@@ -40,6 +40,30 @@ def _versions() -> dict[str, str | None]:
     return out
 
 
+def page_fault_seconds(pages: int = 2048) -> float | None:
+    """What one minor page fault costs here: fresh anonymous pages touched once each, timed
+    (None where mmap or getrusage are missing).  The cost of memory that glibc hands back
+    to the kernel and takes again (see refbp_tools.bench.driver.KEEP_MEMORY)."""
+    try:
+        import mmap
+        import resource
+    except ImportError:
+        return None
+    size = pages * mmap.PAGESIZE
+    best = None
+    for _ in range(3):
+        with mmap.mmap(-1, size) as m:
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            start = time.perf_counter()
+            for offset in range(0, size, mmap.PAGESIZE):
+                m[offset] = 1
+            seconds = time.perf_counter() - start
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+        if faults >= pages // 2:  # a kernel that maps pages ahead would make fewer faults
+            best = min(best or seconds / faults, seconds / faults)
+    return best
+
+
 def _blas() -> list[dict[str, Any]]:
     try:
         import numpy  # noqa: F401  (threadpoolctl lists the libraries already loaded)
@@ -84,6 +108,8 @@ def pytest_benchmark_update_machine_info(config: Any, machine_info: dict[str, An
             sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
         ),
         "loadavg_end": list(os.getloadavg()),
+        "libc": list(platform.libc_ver()),
+        "page_fault_seconds": page_fault_seconds(),
     }
 
 

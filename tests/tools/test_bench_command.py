@@ -156,7 +156,7 @@ def test_bench_command_runs_the_checkout_and_reports(
     out = tmp_path / "out"
     argv = ["bench", "--quick", "--out", str(out), "--no-plots", "--peers", "torch, jax,",
             "--wait-idle", "7", "--wait-each", "0.5", "--threads", "2", "--retries", "0", "--retry-wait", "1",
-            "--retry-budget", "9"]  # fmt: skip
+            "--retry-budget", "9", "--malloc", "system"]  # fmt: skip
     assert cli.main(argv) == 3  # pytest's status when no regression check asks otherwise
     json_file = (out / "bench" / f"{datetime.now():%Y-%m-%d}-box-quick.json").resolve()
     [(got_root, got_json, settings, log)] = calls
@@ -164,7 +164,8 @@ def test_bench_command_runs_the_checkout_and_reports(
     assert settings.note.pop("waited_before") >= 0
     assert settings == driver.Settings(
         quick=True, peers=["torch", "jax"], wait_each=0.5, threads=2, retries=0,
-        retry_wait=1.0, retry_budget=9.0, note={"wait_idle": 7.0, "stayed_busy": True},
+        retry_wait=1.0, retry_budget=9.0, malloc="system",
+        note={"wait_idle": 7.0, "stayed_busy": True},
     )  # fmt: skip
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == "refbp bench: the machine stayed busy for 7 s; running anyway"

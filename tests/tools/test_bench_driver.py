@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shlex
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def test_records_how_it_was_run(benchmark):
         k: os.environ.get(k)
         for k in ("REFBP_BENCH_QUICK", "REFBP_BENCH_PEERS", "REFBP_BENCH_WAIT_IDLE",
                   "REFBP_BENCH_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-                  "MKL_NUM_THREADS", "XLA_FLAGS")
+                  "MKL_NUM_THREADS", "GLIBC_TUNABLES", "XLA_FLAGS")
     }
     benchmark(lambda: None)
 
@@ -103,6 +104,7 @@ def test_run_benchmarks_end_to_end(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("XLA_FLAGS", raising=False)
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
     out, log = tmp_path / "run.json", tmp_path / "run.log"
     s = Settings(quick=True, peers=("jax", "torch"), wait_each=2.5, retry_wait=0.5)
     assert driver.run_benchmarks(fake_bench_root, out, s, log) == 1  # one benchmark failed
@@ -116,6 +118,8 @@ def test_run_benchmarks_end_to_end(
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
+        "GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=33554432:"
+        "glibc.malloc.trim_threshold=4294967296",
     }
     command = (f"cd {shlex.quote(str(fake_bench_root))} && "
                + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
@@ -147,7 +151,9 @@ def test_run_benchmarks_end_to_end(
     assert meta == {"quick": True, "command": command}
     assert guard.pop("seconds") > 0 and guard["retry"].pop("seconds") >= 0
     assert guard == {
-        "threads": 1, "env": {k: v for k, v in env.items() if not k.startswith("REFBP")},
+        "threads": 1, "env": {k: v for k, v in env.items() if k.endswith("_THREADS")
+                              and not k.startswith("REFBP")},
+        "malloc": "keep", "malloc_env": {"GLIBC_TUNABLES": env["GLIBC_TUNABLES"]},
         "wait_each": 2.5, "busy_limit": 0.1, "first_pass": {"benchmarks": 2, "contended": 1},
         "retry": {"wait_idle": 0.5, "budget": 300.0, "asked": 1, "retried": 1, "improved": 1,
                   "still_contended": 0},
@@ -299,6 +305,20 @@ def test_thread_environment() -> None:
     )
 
 
+def test_the_memory_setting_keeps_freed_memory_and_the_inherited_tunables() -> None:
+    keep = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296"
+    assert driver.malloc_env("keep") == {"GLIBC_TUNABLES": keep}
+    inherited = "glibc.malloc.arena_max=2:glibc.malloc.trim_threshold=1"
+    assert driver.malloc_env("keep", inherited) == {
+        "GLIBC_TUNABLES": "glibc.malloc.arena_max=2:glibc.malloc.trim_threshold=4294967296:"
+        "glibc.malloc.mmap_threshold=33554432"
+    }  # the caller's other tunables kept, the two thresholds ours
+    assert driver.malloc_env("system", inherited) == {}  # left as the caller set them
+    env = driver.bench_env(Settings(malloc="system"), 0.0)
+    assert "GLIBC_TUNABLES" not in env
+    assert driver.bench_env(Settings(), 0.0)["GLIBC_TUNABLES"] == keep
+
+
 def test_pytest_output_parsing() -> None:
     m = driver._COLLECTED.search("collecting ... collected 184 items / 92 deselected / 92 selected")
     assert m is not None and int(m.group(2) or m.group(1)) == 92
@@ -380,3 +400,44 @@ def test_a_session_bound_to_one_cpu_keeps_xla_on_one_core() -> None:
     ).stdout.split()  # fmt: skip
     assert out[0] == "1"
     assert float(out[1]) < 1.1  # one thread's CPU time, within the clock's granularity
+
+
+_REFAULTS = """
+import resource
+import numpy as np
+def step():
+    a = np.ones(1 << 18)  # three fresh 2 MiB arrays, freed by the end of the step
+    b = a * 2.0
+    c = b + a
+for _ in range(3):
+    step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(10):
+    step()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10)
+"""
+
+
+@pytest.mark.skipif(
+    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="needs glibc"
+)
+def test_the_kept_memory_is_not_faulted_in_again() -> None:
+    """Under --malloc keep, a call that frees large temporaries finds them again in the next
+    call without a page fault (glibc's defaults fault most of their 1,536 pages in again
+    here, which is what the setting is for)."""
+
+    def faults(env: dict[str, str]) -> float:
+        out = subprocess.run([sys.executable, "-c", _REFAULTS], capture_output=True,
+                             text=True, check=True, env=dict(os.environ, **env))  # fmt: skip
+        return float(out.stdout)
+
+    inherited = os.environ.get("GLIBC_TUNABLES")
+    assert faults(driver.malloc_env("keep", inherited)) < 10
+
+
+@pytest.mark.skipif(platform.system() != "Linux", reason="needs mmap's fresh anonymous pages")
+def test_the_page_fault_cost_is_measured() -> None:
+    from tests.bench.conftest import page_fault_seconds
+
+    cost = page_fault_seconds(pages=256)
+    assert cost is not None and 1e-8 < cost < 1e-3  # a fault costs 0.1-10 µs on real machines
