@@ -110,13 +110,18 @@ def _run(target: Target, case: Case) -> tuple[Any, list[np.ndarray], TargetResul
     return net, handed, target.backprop(net, handed[-2], handed[-1])
 
 
-def kink_ambiguous(case: Case) -> bool:
+def kink_ambiguous(case: Case, exact_zs: Sequence[np.ndarray] | None = None) -> bool:
     """Does some exact z lie within rounding reach of a kink without sitting on it exactly?
 
     A pre-activation closer to a kink than the target's dtype can resolve (c·u times the
     magnitude of its terms, or below the smallest normal number) may round onto the other
     side in the target: there the derivatives differ legitimately, by the kink's jump.  The
     same holds for l1 where an output is within rounding of its target.
+
+    Off the kink is decided on the float64 trace, where a z whose terms are all 0 sits on
+    it; ``exact_zs`` (each layer's z in exact arithmetic, arrays of mpf) decide it instead
+    where a reference is exact: there a z can be off the kink by less than any float can
+    hold (an input that underflowed to 0 in every float arithmetic).
     """
     s = case.structure
     trace = forward_fast(case.weights, case.biases, list(s.activations), case.X)
@@ -125,13 +130,17 @@ def kink_ambiguous(case: Case) -> bool:
     tiny = float(np.finfo(s.dtype).tiny)
     grow = 16 * u * (s.depth + 1) * math.sqrt(max(*s.sizes, s.batch))
     for i, name in enumerate(s.activations):
-        z = trace.pre_activations[i]
         terms = a_in @ np.abs(np.asarray(case.weights[i], np.float64)) + np.abs(
             np.asarray(case.biases[i], np.float64)
         )
         reach = np.maximum(grow * terms, tiny)
         for k in ACTIVATION_SPECS[name].kinks:
-            near = (np.abs(z - k) <= reach) & (terms > 0)
+            if exact_zs is None:
+                z = trace.pre_activations[i]
+                near = (np.abs(z - k) <= reach) & (terms > 0)
+            else:
+                z = exact_zs[i]
+                near = (np.abs(z - k) <= reach) & (z != k)
             if near.any():
                 return True
         a_in = np.abs(trace.activations[i])
