@@ -36,6 +36,7 @@ from oracle._checks import (
     check_network,
     check_targets,
 )
+from oracle._config import oracle_numerics
 from oracle.functions import ACTIVATIONS, LOSSES
 
 Array = jax.Array
@@ -81,6 +82,7 @@ class SGDResult(NamedTuple):
 # --------------------------------------------------------------------------- jnp forward
 
 
+@oracle_numerics
 def forward(
     weights: Sequence[Array],
     biases: Sequence[Array],
@@ -163,6 +165,7 @@ def _result(raw: tuple[Any, ...]) -> OracleResult:
 # --------------------------------------------------------------------------- public API
 
 
+@oracle_numerics
 def backprop(
     weights: Sequence[npt.ArrayLike],
     biases: Sequence[npt.ArrayLike],
@@ -183,6 +186,7 @@ def backprop(
     return _result(_backprop_jit(net.weights, net.biases, x, y, net.activations, net.loss))
 
 
+@oracle_numerics
 def predict(
     weights: Sequence[npt.ArrayLike],
     biases: Sequence[npt.ArrayLike],
@@ -196,6 +200,7 @@ def predict(
     return _np(_predict_jit(net.weights, net.biases, x, net.activations))
 
 
+@oracle_numerics
 def loss_value(
     weights: Sequence[npt.ArrayLike],
     biases: Sequence[npt.ArrayLike],
@@ -221,6 +226,7 @@ def _dense_vjp_jit(x: Array, w: Array, b: Array, g: Array) -> tuple[Array, ...]:
     return (z, *pull(g))
 
 
+@oracle_numerics
 def dense_vjp(
     x: npt.ArrayLike, w: npt.ArrayLike, b: npt.ArrayLike, upstream: npt.ArrayLike
 ) -> tuple[F64, F64, F64, F64]:
@@ -241,6 +247,7 @@ def _activation_vjp_jit(z: Array, g: Array, name: str) -> tuple[Array, Array]:
     return a, dz
 
 
+@oracle_numerics
 def activation_vjp(name: str, z: npt.ArrayLike, upstream: npt.ArrayLike) -> tuple[F64, F64]:
     """``a = act(z)`` and ``dz = upstream · ∂a/∂z`` (a VJP: softmax mixes a row).
 
@@ -266,6 +273,7 @@ def _loss_grad_jit(a: Array, y: Array, name: str) -> tuple[Array, Array]:
     return c, da
 
 
+@oracle_numerics
 def loss_grad(name: str, a: npt.ArrayLike, y: npt.ArrayLike) -> tuple[float, F64]:
     """Loss value and ``dC/da (B, O)`` for outputs ``a (B, O)`` and targets ``y (B, O)``."""
     who = "oracle.loss_grad"
@@ -353,6 +361,7 @@ def _param_grad_jit(
     return c, gw, gb
 
 
+@oracle_numerics
 def sgd(
     weights: Sequence[npt.ArrayLike],
     biases: Sequence[npt.ArrayLike],

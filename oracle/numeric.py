@@ -35,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from oracle._checks import F64, check_inputs, check_network, check_targets
+from oracle._config import oracle_numerics
 from oracle.functions import LOSSES
 from oracle.network import OracleResult, forward
 
@@ -95,6 +96,7 @@ def _losses_at(
     return jax.vmap(one)(index, step)
 
 
+@oracle_numerics
 def numeric_backprop(
     weights: Sequence[npt.ArrayLike],
     biases: Sequence[npt.ArrayLike],

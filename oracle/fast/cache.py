@@ -10,6 +10,7 @@ import jax
 import numpy as np
 from jax.experimental.compilation_cache import compilation_cache
 
+from oracle._config import oracle_numerics
 from oracle._monitor import CompileStats, compile_stats
 from oracle.fast import buckets
 from oracle.fast.network import backprop_fast, forward_fast
@@ -34,6 +35,7 @@ def enable_persistent_cache(path: str | os.PathLike[str]) -> None:
     compilation_cache.reset_cache()
 
 
+@oracle_numerics
 def warmup(
     depths: Sequence[int] = (buckets.MAX_DEPTH,),
     widths: Sequence[int] | None = None,

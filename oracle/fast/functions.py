@@ -12,6 +12,7 @@ import numpy.typing as npt
 from jax import lax
 
 from oracle._checks import F64, as_f64, check_activation, check_dense, check_loss
+from oracle._config import oracle_numerics
 from oracle.fast.buckets import batch_bucket, width_bucket
 from oracle.fast.core import ACT_BRANCHES, ACT_INDEX, LOSS_BRANCHES, LOSS_INDEX
 from oracle.fast.host import to_host
@@ -29,6 +30,7 @@ def _activation_vjp_core(idx: Array, z: Array, mask: Array, g: Array) -> tuple[A
     return a, dz
 
 
+@oracle_numerics
 def activation_vjp_fast(name: str, z: npt.ArrayLike, upstream: npt.ArrayLike) -> tuple[F64, F64]:
     """:func:`oracle.network.activation_vjp` in a padded bucket.
 
@@ -69,6 +71,7 @@ def _loss_grad_core(
     return c, da
 
 
+@oracle_numerics
 def loss_grad_fast(name: str, a: npt.ArrayLike, y: npt.ArrayLike) -> tuple[float, F64]:
     """:func:`oracle.network.loss_grad` in a padded bucket: ``(C, dC/da (B, O))``."""
     who = "oracle.loss_grad_fast"
@@ -98,6 +101,7 @@ def loss_grad_fast(name: str, a: npt.ArrayLike, y: npt.ArrayLike) -> tuple[float
     return float(c), np.array(da[:B, :n_out])
 
 
+@oracle_numerics
 def dense_vjp_fast(
     x: npt.ArrayLike, w: npt.ArrayLike, b: npt.ArrayLike, upstream: npt.ArrayLike
 ) -> tuple[F64, F64, F64, F64]:

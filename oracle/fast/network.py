@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from oracle._checks import F64, check_inputs, check_network
+from oracle._config import oracle_numerics
 from oracle.fast.core import core_jit, forward_jit
 from oracle.fast.host import to_host
 from oracle.fast.packing import Packed, checked_pack, pack, unpack
@@ -26,6 +27,7 @@ def run_core(packed: Packed) -> tuple[Any, ...]:
     return to_host(core_jit(*packed))
 
 
+@oracle_numerics
 def backprop_fast(
     weights: Sequence[npt.ArrayLike],
     biases: Sequence[npt.ArrayLike],
@@ -54,6 +56,7 @@ class ForwardTrace(NamedTuple):
     activations: list[F64]
 
 
+@oracle_numerics
 def forward_fast(
     weights: Sequence[npt.ArrayLike],
     biases: Sequence[npt.ArrayLike],
@@ -79,6 +82,7 @@ def forward_fast(
     )
 
 
+@oracle_numerics
 def predict_fast(
     weights: Sequence[npt.ArrayLike],
     biases: Sequence[npt.ArrayLike],

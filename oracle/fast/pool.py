@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy.typing as npt
 
+from oracle._config import oracle_numerics
 from oracle.fast.core import core_jit
 from oracle.fast.host import to_host
 from oracle.fast.packing import checked_pack, unpack
@@ -40,6 +41,7 @@ class PendingResult:
         return unpack(to_host(self._raw), self._widths, self._B)
 
 
+@oracle_numerics
 def backprop_fast_async(
     weights: Sequence[npt.ArrayLike],
     biases: Sequence[npt.ArrayLike],
@@ -59,6 +61,7 @@ def backprop_fast_async(
     return PendingResult(tuple(core_jit(*packed)), widths, B)
 
 
+@oracle_numerics
 def backprop_many(
     cases: Sequence[
         tuple[Sequence[npt.ArrayLike], Sequence[npt.ArrayLike], npt.ArrayLike, npt.ArrayLike]

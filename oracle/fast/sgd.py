@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy.typing as npt
 
 from oracle._checks import F64, Network, check_inputs, check_network, check_targets
+from oracle._config import oracle_numerics
 from oracle.fast.network import run_core
 from oracle.fast.packing import pack, unpack
 from oracle.network import SGDResult, check_batches, sgd_loop
@@ -14,6 +15,7 @@ from oracle.network import SGDResult, check_batches, sgd_loop
 __all__ = ["sgd_fast"]
 
 
+@oracle_numerics
 def sgd_fast(
     weights: Sequence[npt.ArrayLike],
     biases: Sequence[npt.ArrayLike],

@@ -149,3 +149,11 @@ def switches_x64_off(**kw: Any) -> Any:
 
     jax.config.update("jax_enable_x64", False)  # type: ignore[no-untyped-call]
     return refbp.MLP(**kw)
+
+
+def refuses_rank_promotion(**kw: Any) -> Any:
+    """Sets JAX to refuse implicit broadcasting, as careful JAX code does."""
+    import jax
+
+    jax.config.update("jax_numpy_rank_promotion", "raise")  # type: ignore[no-untyped-call]
+    return refbp.MLP(**kw)

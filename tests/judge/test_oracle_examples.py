@@ -156,18 +156,38 @@ def test_a_masked_array_is_refused_not_read_through_its_mask() -> None:
             fn(**args)  # type: ignore[arg-type]
 
 
-def test_the_oracle_refuses_to_compute_once_x64_is_switched_off() -> None:
-    import jax
+# A caller's JAX settings that would change what the oracle computes, or stop it: float32,
+# broadcasting refused and jit off did (a float32 oracle, a ValueError, other roundings);
+# NaN and inf checks and strict promotion would wherever the oracle's code met them.
+_CALLER_SETTINGS = [
+    ("jax_enable_x64", False),
+    ("jax_numpy_rank_promotion", "raise"),
+    ("jax_debug_nans", True),
+    ("jax_debug_infs", True),
+    ("jax_numpy_dtype_promotion", "strict"),
+    ("jax_disable_jit", True),
+]
 
-    from oracle._checks import X64Disabled
 
-    args = {"weights": [np.zeros((2, 1))], "biases": [np.zeros(1)], "activations": ["tanh"],
-            "loss": "mse", "X": np.zeros((4, 2)), "Y": np.zeros((4, 1))}  # fmt: skip
-    jax.config.update("jax_enable_x64", False)  # type: ignore[no-untyped-call]
+@pytest.mark.parametrize(("option", "value"), _CALLER_SETTINGS, ids=[o for o, _ in _CALLER_SETTINGS])
+def test_the_oracle_computes_the_same_whatever_its_caller_set(option: str, value: object) -> None:
+    rng = np.random.default_rng(3)
+    args = {"weights": [40 * rng.standard_normal((3, 4)), rng.standard_normal((4, 2))],
+            "biases": [rng.standard_normal(4), np.zeros(2)], "activations": ["sigmoid", "sigmoid"],
+            "loss": "binary_cross_entropy", "X": rng.standard_normal((5, 3)),
+            "Y": rng.uniform(0, 1, (5, 2))}  # fmt: skip
+    want = {fn: fn(**args) for fn in (oracle.backprop, oracle.backprop_fast)}  # type: ignore[arg-type]
+    before = getattr(jax.config, option)
+    jax.config.update(option, value)  # type: ignore[no-untyped-call]
     try:
-        for fn in (oracle.backprop, oracle.backprop_fast):
-            with pytest.raises(X64Disabled, match="would compute in float32"):
-                fn(**args)  # type: ignore[arg-type]
+        for fn, expected in want.items():
+            got = fn(**args)  # type: ignore[arg-type]
+            assert got.loss == expected.loss
+            for g, e in zip([*got.grad_weights, *got.deltas, got.grad_input],
+                            [*expected.grad_weights, *expected.deltas, expected.grad_input],
+                            strict=True):  # fmt: skip
+                assert g.dtype == np.float64
+                np.testing.assert_array_equal(g, e)
+        assert getattr(jax.config, option) == value  # the caller's setting is left as it was
     finally:
-        jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]
-    assert oracle.backprop_fast(**args).grad_weights[0].dtype == np.float64  # type: ignore[arg-type]
+        jax.config.update(option, before)  # type: ignore[no-untyped-call]
