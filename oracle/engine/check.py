@@ -27,6 +27,7 @@ from oracle.engine.tolerance import (
     FAMILIES,
     Measurement,
     Quantity,
+    count_message,
     once,
     quantities,
     unit_roundoff,
@@ -243,12 +244,16 @@ def _check(target: Target, case: Case, pending: PendingResult, repeat: bool, pro
 
     if bad_shapes:
         q = bad_shapes[0]
-        got_q = dict(quantities(got, families)).get(q, np.empty(0))
-        ref_q = dict(quantities(ref, families)).get(q, np.empty(0))
+        if q.layer is None:  # a list of arrays of another length than the layers
+            said = count_message(got, ref)
+        else:
+            got_q = dict(quantities(got, families)).get(q, np.empty(0))
+            ref_q = dict(quantities(ref, families)).get(q, np.empty(0))
+            said = f"{q.label} has shape {np.shape(got_q)}, the parameters need {np.shape(ref_q)}"
         raise Disagreement(
             "shapes",
             case,
-            f"{q.label} has shape {np.shape(got_q)}, the parameters need {np.shape(ref_q)}",
+            said,
             quantity=q,
             evidence=lambda: [Evidence(case, got, ref, [], families, sens)],
             shapes=bad_shapes,

@@ -101,7 +101,9 @@ class Capabilities:
                     raise ProtocolError(
                         f"{where}: capabilities[{key!r}] must be a positive int, got {value!r}"
                     )
-                fields[key] = value
+                # A limit says what the target takes; the engine generates within its own
+                # (a target that takes widths up to 10⁶ gets the engine's 64, not 10⁶).
+                fields[key] = min(value, _LIMITS[key])
         if "activations" in fields and "output_activations" not in fields:
             # A target that lists its activations has only those, at the output too: a
             # one-layer network's only activation is its output's.
@@ -257,7 +259,12 @@ class Target:
         label = name or _describe(make)
         if not callable(make):
             raise ProtocolError(f"target {label}: is a {type(make).__name__}, not callable")
-        declared = getattr(make, "capabilities", None)
+        try:
+            declared = getattr(make, "capabilities", None)
+        except Exception as exc:  # a property of the target's that raises
+            raise ProtocolError(
+                f"target {label}: reading its capabilities raised {type(exc).__name__}: {exc}"
+            ) from None
         caps = Capabilities()
         if declared is not None:
             caps = Capabilities.from_mapping(declared, f"{label}.capabilities")

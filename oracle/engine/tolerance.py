@@ -155,14 +155,31 @@ def _quantity_keys(
     return tuple(keys)
 
 
+_LISTS = (("grad_W", "grad_weights"), ("grad_b", "grad_biases"), ("delta", "deltas"))
+
+
+def wrong_count(got: Any, ref: Any) -> str | None:
+    """The first family whose list has another length than the network's layers, or None."""
+    for family, name in _LISTS:
+        arrays = getattr(got, name)
+        if arrays is not None and len(arrays) != len(getattr(ref, name)):
+            return family
+    return None
+
+
+def count_message(got: Any, ref: Any) -> str:
+    """What ``wrong_count`` found, in words: "deltas has 1 array for a network of 2 layers"."""
+    name = dict(_LISTS)[wrong_count(got, ref) or "grad_W"]
+    n, layers = len(getattr(got, name)), len(ref.grad_weights)
+    return (
+        f"{name} has {n} array{'s' * (n != 1)} for a network of {layers} layer{'s' * (layers != 1)}"
+    )
+
+
 def wrong_shapes(got: Any, ref: Any, families: Sequence[str]) -> list[Quantity]:
     """The quantities whose shape differs from the reference's (a different layer count too)."""
-    if len(got.grad_weights) != len(ref.grad_weights) or len(got.grad_biases) != len(
-        ref.grad_biases
-    ):
-        return [Quantity("grad_W", None)]
-    if got.deltas is not None and len(got.deltas) != len(ref.deltas):
-        return [Quantity("delta", None)]
+    if (family := wrong_count(got, ref)) is not None:
+        return [Quantity(family, None)]
     return [
         q
         for (q, r), (_, o) in zip(quantities(got, families), quantities(ref, families), strict=True)

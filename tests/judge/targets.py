@@ -157,3 +157,27 @@ def refuses_rank_promotion(**kw: Any) -> Any:
 
     jax.config.update("jax_numpy_rank_promotion", "raise")  # type: ignore[no-untyped-call]
     return refbp.MLP(**kw)
+
+
+class _DeltasShort(_Wrapped):
+    def backprop(self, X: np.ndarray, Y: np.ndarray) -> dict[str, Any]:
+        bp = self.net.backprop(X, Y)
+        return {"loss": bp.loss, "grad_weights": bp.grad_weights, "grad_biases": bp.grad_biases,
+                "deltas": bp.deltas[:-1]}  # fmt: skip
+
+
+def deltas_short(**kw: Any) -> Any:
+    """Returns one δ fewer than the network has layers."""
+    return _DeltasShort(**kw)
+
+
+class _BiasesLong(_Wrapped):
+    def backprop(self, X: np.ndarray, Y: np.ndarray) -> dict[str, Any]:
+        bp = self.net.backprop(X, Y)
+        return {"loss": bp.loss, "grad_weights": bp.grad_weights,
+                "grad_biases": [*bp.grad_biases, bp.grad_biases[-1]]}  # fmt: skip
+
+
+def biases_long(**kw: Any) -> Any:
+    """Returns one ∂C/∂b more than the network has layers."""
+    return _BiasesLong(**kw)

@@ -130,6 +130,31 @@ def test_capabilities_are_validated_by_name(given: dict[str, object], message: s
         Capabilities.from_mapping(given, "t")
 
 
+def test_limits_above_the_engines_mean_the_engines() -> None:
+    """A target that takes any size gets what the engine generates, not 10⁶-wide layers
+    (which drew a 539 GiB weight matrix before)."""
+    given = {"max_width": 10**6, "max_batch": 10**6, "max_depth": 1000}
+    caps = Capabilities.from_mapping(given, "t")
+    default = Capabilities()
+    assert (caps.max_width, caps.max_batch, caps.max_depth) == (
+        default.max_width, default.max_batch, default.max_depth
+    )  # fmt: skip
+    assert Capabilities.from_mapping({"max_width": 5}, "t").max_width == 5
+
+
+def test_capabilities_that_raise_when_read_make_the_target_unusable() -> None:
+    class Make:
+        @property
+        def capabilities(self) -> object:
+            raise RuntimeError("boom")
+
+        def __call__(self, **kw: object) -> object:
+            return refbp.MLP(**kw)  # type: ignore[arg-type]
+
+    with pytest.raises(ProtocolError, match="reading its capabilities raised RuntimeError: boom"):
+        Target.of(Make(), "t:make")
+
+
 def test_capabilities_narrow_generation() -> None:
     seen: set[tuple[str, ...]] = set()
 
@@ -286,6 +311,22 @@ def test_a_target_that_switches_jax_to_float32_is_still_judged_in_float64() -> N
         assert jax.config.jax_enable_x64 is False  # as the target set it
     finally:
         jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]
+
+
+@pytest.mark.parametrize(
+    ("make", "name", "extra"),
+    [(targets.deltas_short, "deltas", -1), (targets.biases_long, "grad_biases", 1)],
+    ids=["deltas short", "biases long"],
+)
+def test_a_list_of_the_wrong_length_is_a_shapes_disagreement(
+    make: object, name: str, extra: int
+) -> None:
+    summary = _run(make)
+    [failure] = summary.failures  # type: ignore[attr-defined]
+    assert failure.property == "shapes"
+    found = re.search(rf"{name} has (\d+) arrays? for a network of (\d+) layers?", failure.message)
+    assert found is not None, failure.message
+    assert int(found.group(1)) == int(found.group(2)) + extra
 
 
 def test_a_target_that_refuses_broadcasting_in_jax_is_judged() -> None:
