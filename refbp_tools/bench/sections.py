@@ -247,6 +247,18 @@ def _floor_lines(res: Results) -> list[str]:
     return ["", f"The floor on the same array: {'; '.join(parts)}."]
 
 
+def _memory_mix(history: Sequence[Results]) -> str:
+    """How many of the runs kept their freed memory and how many ran on glibc's defaults,
+    when they differ (a run from before ``--malloc`` ran on the defaults)."""
+    kept = sum(1 for run in history if run.guard.get("malloc") == "keep")
+    if kept in (0, len(history)):
+        return ""
+    return (
+        f"  {kept} of them kept the memory they freed (--malloc keep), {len(history) - kept} "
+        "ran on glibc's defaults, which fault freed memory in again on the next call."
+    )
+
+
 def spread_lines(res: Results, history: Sequence[Results]) -> list[str]:
     """The median ratios of this run next to their range over every saved run of its kind."""
     if len(history) < 2:
@@ -256,7 +268,8 @@ def spread_lines(res: Results, history: Sequence[Results]) -> list[str]:
         f"## Run-to-run spread ({len(history)} saved runs of this kind)",
         "",
         "The median ratios of this run, then their lowest and highest over all saved runs in "
-        "the same directory: on a shared VM the spread says how far one run can be trusted.",
+        "the same directory: on a shared VM the spread says how far one run can be trusted."
+        + _memory_mix(history),
         "",
     ]
     rows = []

@@ -189,3 +189,16 @@ def test_run_to_run_spread_over_saved_runs(tmp_path: Path) -> None:
     md = (tmp_path / "bench.md").read_text()
     assert "## Run-to-run spread (2 saved runs of this kind)" in md
     assert "| [2,3,1]B=4 | float32 | 1.50 (1.25–1.50) |" in md  # the quick run is not mixed in
+    assert "--malloc" not in md.split("## Run-to-run spread")[1]  # every run alike: no word
+
+
+def test_the_spread_says_when_its_runs_handled_memory_differently(tmp_path: Path) -> None:
+    write_json(tmp_path / "bench" / "a.json", synthetic_run())  # from before --malloc
+    newer = synthetic_run(1.2, "2026-01-02T00:00:00")
+    newer["machine_info"]["refbp_bench"]["guard"]["malloc"] = "keep"
+    new = write_json(tmp_path / "bench" / "b.json", newer)
+    assert command.run(bench_args(out=tmp_path, from_json=new)) == 0
+    spread = (tmp_path / "bench.md").read_text().split("## Run-to-run spread")[1]
+    assert (
+        "1 of them kept the memory they freed (--malloc keep), 1 ran on glibc's defaults"
+    ) in spread
