@@ -19,7 +19,7 @@ from refbp_tools.bench.compare import (
 )
 from refbp_tools.bench.formatting import fmt_time
 from refbp_tools.bench.markdown import render_markdown
-from refbp_tools.bench.model import Results, load_results
+from refbp_tools.bench.model import NotABenchRun, Results, load_results
 from refbp_tools.bench.plots import write_plots
 from refbp_tools.bench.targets import check_targets
 
@@ -125,7 +125,14 @@ def run(args: argparse.Namespace) -> int:
         json_file, code = _benchmark(args, args.out / "bench")
     if json_file is None:
         return code
-    res = load_results(json_file)
+    try:
+        res = load_results(json_file)
+    except NotABenchRun as exc:  # nothing to report: the reports there stay as they are
+        if args.from_json is not None:
+            print(f"refbp bench: --from-json {json_file}: {exc}")
+            return 2
+        print(f"refbp bench: {json_file} {exc}; no report written (see the log)")
+        return code or 1
     md_path, plots, flagged = write_reports(
         res, args.out, args.compare, args.threshold, not args.no_plots, args.compare_stat
     )

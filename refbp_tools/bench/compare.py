@@ -3,13 +3,12 @@ of one kind (quick or full) that give the run-to-run spread."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from refbp_tools.bench.model import Results, load_results
+from refbp_tools.bench.model import NotABenchRun, Results, load_results
 
 COMPARE_STATS = ("min", "median")
 
@@ -78,11 +77,10 @@ def regressions(changes: Iterable[Change], threshold: float) -> list[Change]:
 def run_meta(path: Path) -> tuple[str, bool] | None:
     """(the run's timestamp, whether it was a quick run) of a saved JSON, or None."""
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
+        res = load_results(path)
+    except NotABenchRun:
         return None
-    quick = bool(data.get("machine_info", {}).get("refbp_bench", {}).get("quick", False))
-    return str(data.get("datetime", "")), quick
+    return res.datetime, res.quick
 
 
 def previous_run(bench_dir: Path, current: Path | None, quick: bool) -> Path | None:
@@ -108,10 +106,10 @@ def saved_runs(bench_dir: Path, quick: bool) -> list[Results]:
     """Every readable saved run of the given kind in ``bench_dir``, oldest first."""
     runs = []
     for path in sorted(bench_dir.glob("*.json")):
-        meta = run_meta(path)
-        if meta is not None and meta[1] == quick and meta[0]:
-            try:
-                runs.append(load_results(path))
-            except (KeyError, TypeError, ValueError):
-                continue
+        try:
+            res = load_results(path)
+        except NotABenchRun:
+            continue
+        if res.quick == quick and res.datetime:
+            runs.append(res)
     return sorted(runs, key=lambda r: r.datetime)

@@ -143,10 +143,35 @@ class Results:
         return dict(self.meta.get("guard", {}))
 
 
+class NotABenchRun(ValueError):
+    """A file that is not a run of ``refbp bench``: the reason is the message."""
+
+
 def load_results(path: Path) -> Results:
-    """Parse a pytest-benchmark JSON written by the tests/bench modules."""
-    data = json.loads(Path(path).read_text())
-    return parse_results(data, Path(path))
+    """Parse a pytest-benchmark JSON written by the tests/bench modules; anything else, an
+    empty run included, raises NotABenchRun saying what it is instead."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NotABenchRun(f"cannot be read: {exc}") from None
+    except ValueError as exc:
+        raise NotABenchRun(f"not JSON ({exc})") from None
+    benchmarks = data.get("benchmarks", []) if isinstance(data, dict) else None
+    if not isinstance(benchmarks, list) or not all(
+        isinstance(b, dict) and isinstance(b.get("stats"), dict) for b in benchmarks
+    ):
+        raise NotABenchRun(
+            "not a pytest-benchmark JSON (an object whose benchmarks are a list, each with "
+            "its stats)"
+        )
+    if not benchmarks:
+        raise NotABenchRun("holds no benchmarks")
+    try:
+        return parse_results(data, Path(path))
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise NotABenchRun(
+            f"not a pytest-benchmark JSON of refbp bench ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def _step_row(rows: dict[Any, Any], info: dict[str, Any]) -> StepRow:

@@ -51,6 +51,36 @@ def test_runs_write_outside_the_checkout_by_default() -> None:
     assert (args.threads, args.retries, args.wait_idle, args.wait_each) == (1, 1, 0.0, 0.0)
 
 
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("not json", "not JSON"),
+        ("[]", "not a pytest-benchmark JSON"),
+        ('{"benchmarks": "x"}', "not a pytest-benchmark JSON"),
+        ('{"benchmarks": [{"name": 1}]}', "not a pytest-benchmark JSON"),
+        ('{"benchmarks": []}', "holds no benchmarks"),
+    ],
+    ids=["not json", "a list", "benchmarks not a list", "a benchmark without stats", "empty"],
+)
+def test_a_json_that_is_no_benchmark_run_is_refused_and_the_report_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, said: str
+) -> None:
+    out = tmp_path / "out"
+    good = write_json(tmp_path / "bench" / "good.json", synthetic_run())
+    assert command.run(bench_args(from_json=good, out=out)) == 0
+    report = (out / "bench.md").read_text()
+    bad = tmp_path / "bench" / "bad.json"
+    bad.write_text(text)
+    capsys.readouterr()
+    assert command.run(bench_args(from_json=bad, out=out)) == 2
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"refbp bench: --from-json {bad}: ") and said in printed
+    assert (out / "bench.md").read_text() == report  # the good report is not overwritten
+    # and a broken file beside a good run does not stop the good run's report (the spread
+    # reads every saved run in the directory)
+    assert command.run(bench_args(from_json=good, out=out)) == 0
+
+
 def test_from_json_never_runs_the_benchmarks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -74,9 +74,12 @@ def test_previous_run_is_chosen_by_timestamp_not_by_name(tmp_path: Path) -> None
     d = tmp_path / "bench"
     write_json(d / "z-oldest.json", synthetic_run(when="2026-01-01T00:00:00"))
     newest = write_json(d / "a-newest.json", synthetic_run(when="2026-01-05T00:00:00"))
-    plain = {"datetime": "2026-01-03T00:00:00", "benchmarks": []}  # no refbp_bench: a full run
-    middle = write_json(d / "m-plain.json", plain)
-    write_json(d / "no-time.json", {"machine_info": {}, "benchmarks": []})  # undated: never chosen
+    plain = {"datetime": "2026-01-03T00:00:00", "benchmarks": [raw_entry("x", "refbp", 1.0)]}
+    middle = write_json(d / "m-plain.json", plain)  # no refbp_bench: a full run
+    empty = {"datetime": "2026-01-04T00:00:00", "benchmarks": []}  # nothing to compare with
+    write_json(d / "n-empty.json", empty)
+    undated = {"machine_info": {}, "benchmarks": [raw_entry("x", "refbp", 1.0)]}
+    write_json(d / "no-time.json", undated)  # never chosen
     (d / "garbage.json").write_text("{not json")
     assert previous_run(d, None, quick=False) == newest
     assert previous_run(d, newest, quick=False) == middle
