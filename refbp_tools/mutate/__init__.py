@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from refbp_tools import argtypes
 from refbp_tools.paths import unwritable
 
 # Cheapest first: pure-NumPy contract tests, then the per-function oracle comparisons, then
@@ -69,9 +70,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--only", nargs="+", metavar="NAME", default=None, help="run only these mutations"
     )
-    p.add_argument("--jobs", type=int, default=2, help="mutants run in parallel (default 2)")
     p.add_argument(
-        "--timeout", type=float, default=300.0, help="seconds per mutant before it counts as killed"
+        "--jobs", type=argtypes.positive, default=2, help="mutants run in parallel (default 2)"
+    )
+    p.add_argument(
+        "--timeout",
+        type=argtypes.seconds,
+        default=300.0,
+        help="seconds per mutant before it counts as killed (default 300)",
     )
     p.add_argument("--root", type=Path, default=None, help="project checkout (default: this one)")
     p.add_argument(

@@ -18,10 +18,10 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from refbp_tools import argtypes
 from refbp_tools.paths import unwritable
 
 __all__ = ["add_arguments", "run"]
@@ -34,24 +34,8 @@ def _names(text: str) -> list[str]:
     return names
 
 
-def _integer(minimum: int, what: str, name: str) -> Callable[[str], int]:
-    """An argparse type: an int of at least ``minimum``, refused as ``what`` otherwise."""
-
-    def parse(text: str) -> int:
-        try:
-            n = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if n < minimum:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {n}")
-        return n
-
-    parse.__name__ = name
-    return parse
-
-
-_positive = _integer(1, "a positive integer", "_positive")
-_count = _integer(0, "a non-negative integer", "_count")
+_positive = argtypes.positive
+_count = argtypes.count
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

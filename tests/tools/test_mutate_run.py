@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 import refbp_tools.mutate as cmd
+from refbp import cli
 from refbp_tools.mutate import catalogue as mut
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -406,3 +407,24 @@ def test_an_unusable_reports_place_is_refused_before_any_mutant_runs(
         f"refbp mutate: --reports: {a_file} exists and is not a directory\n"
     )
     assert a_file.read_text() == "kept\n"
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "said"),
+    [
+        ("--jobs", "0", "expected a positive integer, got 0"),
+        ("--jobs", "-1", "expected a positive integer, got -1"),
+        ("--timeout", "0", "expected a number of seconds above 0, got 0"),
+        ("--timeout", "-5", "expected a number of seconds above 0, got -5"),
+        ("--timeout", "nan", "expected a number of seconds above 0, got nan"),
+    ],
+)
+def test_counts_and_timeouts_that_mean_nothing_are_refused_before_any_mutant_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, said: str
+) -> None:
+    """--timeout 0 counted every mutant as killed by timeout and wrote that report."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["mutate", flag, value, "--reports", str(tmp_path / "r"), "--no-baseline"])
+    assert exited.value.code == 2
+    assert f"argument {flag}: {said}" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

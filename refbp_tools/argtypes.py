@@ -1,0 +1,39 @@
+"""argparse types the commands share: a bad value is refused by argparse (exit 2, with the
+flag's name), before any work, never read as something else."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+
+def integer(minimum: int, what: str, name: str) -> Callable[[str], int]:
+    """An argparse type: an int of at least ``minimum``, refused as ``what`` otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {n}")
+        return n
+
+    parse.__name__ = name
+    return parse
+
+
+positive = integer(1, "a positive integer", "positive")
+count = integer(0, "a non-negative integer", "count")
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text}")
+    return value
