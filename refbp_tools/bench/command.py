@@ -13,7 +13,7 @@ from refbp_tools.bench.arguments import parse_peers, refusal
 from refbp_tools.bench.compare import (
     Change,
     compare_runs,
-    previous_run,
+    previous_of,
     regressions,
     saved_runs,
 )
@@ -48,10 +48,11 @@ def write_reports(
     bench_dir = res.path.parent if res.path is not None else out / "bench"
     changes: list[Change] | None = None
     prev_path: Path | None = None
+    history = saved_runs(bench_dir, res.quick)  # read once: the spread and --compare
     if compare:
-        prev_path = previous_run(bench_dir, res.path, res.quick)
-        changes = compare_runs(load_results(prev_path), res, stat) if prev_path else []
-    history = saved_runs(bench_dir, res.quick) if bench_dir.is_dir() else []
+        prev = previous_of(history, res.path, res.datetime)
+        prev_path = prev.path if prev is not None else None
+        changes = compare_runs(prev, res, stat) if prev is not None else []
     md = render_markdown(res, changes, prev_path, threshold, [str(p) for p in pngs], stat, history)
     md_path = out / md_name
     md_path.write_text(md)

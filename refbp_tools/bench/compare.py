@@ -3,7 +3,7 @@ of one kind (quick or full) that give the run-to-run spread."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,13 +74,17 @@ def regressions(changes: Iterable[Change], threshold: float) -> list[Change]:
     return [c for c in changes if c.change > threshold]
 
 
-def run_meta(path: Path) -> tuple[str, bool] | None:
-    """(the run's timestamp, whether it was a quick run) of a saved JSON, or None."""
-    try:
-        res = load_results(path)
-    except NotABenchRun:
-        return None
-    return res.datetime, res.quick
+def previous_of(runs: Sequence[Results], current: Path | None, now: str) -> Results | None:
+    """The newest of ``runs`` (oldest first) older than ``now``, the file ``current`` left out."""
+    older = [
+        r
+        for r in runs
+        if not (
+            current is not None and r.path is not None and r.path.resolve() == current.resolve()
+        )
+        and (not now or r.datetime < now)
+    ]
+    return older[-1] if older else None
 
 
 def previous_run(bench_dir: Path, current: Path | None, quick: bool) -> Path | None:
@@ -89,17 +93,13 @@ def previous_run(bench_dir: Path, current: Path | None, quick: bool) -> Path | N
     "Most recent" by the run's own timestamp, and older than ``current`` when that is given.
     """
     now = ""
-    if current is not None and (meta := run_meta(current)) is not None:
-        now = meta[0]
-    found: list[tuple[str, Path]] = []
-    for path in bench_dir.glob("*.json"):
-        if current is not None and path.resolve() == current.resolve():
-            continue
-        meta = run_meta(path)
-        if meta is None or meta[1] != quick or not meta[0] or (now and meta[0] >= now):
-            continue
-        found.append((meta[0], path))
-    return max(found)[1] if found else None
+    if current is not None:
+        try:
+            now = load_results(current).datetime
+        except NotABenchRun:
+            pass
+    found = previous_of(saved_runs(bench_dir, quick), current, now)
+    return found.path if found is not None else None
 
 
 def saved_runs(bench_dir: Path, quick: bool) -> list[Results]:
