@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from refbp_tools.argtypes import positive
 from refbp_tools.bench.compare import COMPARE_STATS
 from refbp_tools.bench.contention import BUSY_LIMIT, IDLE_LIMIT
 from refbp_tools.bench.driver import MALLOC_CHOICES
@@ -64,6 +65,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _add_guard_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--passes",
+        type=positive,
+        default=3,
+        metavar="N",
+        help="time each row's implementations in turn N times (refbp, JAX, PyTorch, refbp, "
+        "...), each pass with 1/N of the rounds, and pool each one's rounds: a machine whose "
+        "speed drifts while a row is timed then slows all of them alike "
+        "(default: %(default)s)",
+    )
     p.add_argument(
         "--threads",
         type=int,
@@ -136,7 +147,7 @@ def refusal(args: argparse.Namespace) -> str | None:
     if args.threads < 0:
         return f"--threads must be 0 (leave as is) or a positive count, got {args.threads}"
     for flag in ("wait_idle", "wait_each", "retry_wait", "retry_budget"):
-        if getattr(args, flag) < 0:
+        if not getattr(args, flag) >= 0:  # negative or nan
             return f"--{flag.replace('_', '-')} must be ≥ 0 seconds, got {getattr(args, flag)}"
     why = unwritable(args.out, directory=True)
     return None if why is None else f"--out: {why}"

@@ -86,7 +86,7 @@ def _benchmark(args: argparse.Namespace, bench_dir: Path) -> tuple[Path | None, 
     settings = driver.Settings(
         quick=args.quick, peers=parse_peers(str(args.peers)), wait_each=args.wait_each,
         threads=args.threads, retries=args.retries, retry_wait=args.retry_wait,
-        retry_budget=args.retry_budget, malloc=args.malloc, note=note,
+        retry_budget=args.retry_budget, malloc=args.malloc, passes=args.passes, note=note,
     )  # fmt: skip
     start = time.perf_counter()
     code = driver.run_benchmarks(root, json_file, settings, json_file.with_suffix(".log"))

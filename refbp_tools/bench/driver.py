@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from refbp_tools.bench.contention import BUSY_LIMIT, contended_ids, merge_retry
+from refbp_tools.bench.passes import merge_passes
 from refbp_tools.progress import Progress
 
-# pytest-benchmark settings: (min rounds, max seconds per benchmark)
-FULL_ROUNDS = ("10", "0.5")
-QUICK_ROUNDS = ("3", "0.05")
+# pytest-benchmark settings: (min rounds, max seconds per benchmark), shared out over its passes
+FULL_ROUNDS = (10, 0.5)
+QUICK_ROUNDS = (3, 0.05)
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 MALLOC_CHOICES = ("keep", "system")
 # glibc hands a freed block of 128 KiB or more back to the kernel (munmap, or trimming the
@@ -53,6 +54,7 @@ class Settings:
     retry_wait: float = 5.0  # seconds to wait for an idle machine before each retry
     retry_budget: float = 300.0  # seconds a retry pass may take
     malloc: str = "keep"  # "keep": freed memory stays in the process; "system": glibc's own
+    passes: int = 1  # each row's implementations timed in turn this many times, rounds pooled
     note: dict[str, Any] = field(default_factory=dict)  # added to the JSON's guard record
 
 
@@ -77,8 +79,13 @@ def json_path(bench_dir: Path, quick: bool, when: datetime | None = None) -> Pat
     return path
 
 
-def pytest_command(json_out: Path, quick: bool, node_ids: Sequence[str] = ()) -> list[str]:
-    rounds, max_time = QUICK_ROUNDS if quick else FULL_ROUNDS
+def pytest_command(
+    json_out: Path, quick: bool, node_ids: Sequence[str] = (), passes: int = 1
+) -> list[str]:
+    """The pytest line; each benchmark's rounds and time are shared out over its passes
+    (tests/bench/cases.py ``per_pass`` does the same for the step ladder's own setting)."""
+    min_rounds, seconds = QUICK_ROUNDS if quick else FULL_ROUNDS
+    rounds, max_time = max(1, -(-min_rounds // passes)), f"{seconds / passes:g}"
     return [
         sys.executable,
         "-u",  # unbuffered: the progress display follows pytest line by line
@@ -127,6 +134,7 @@ def bench_env(settings: Settings, wait: float, deadline: float | None = None) ->
         "REFBP_BENCH_PEERS": ",".join(settings.peers),
         "REFBP_BENCH_WAIT_IDLE": str(wait),
         "REFBP_BENCH_THREADS": str(settings.threads),
+        "REFBP_BENCH_PASSES": str(settings.passes),
     }
     if deadline is not None:
         env["REFBP_BENCH_DEADLINE"] = f"{deadline:.0f}"
@@ -200,7 +208,7 @@ def _retry(
     the JSON at ``json_out``; what the retry did, for the guard record."""
     retry_json = json_out.with_name(json_out.stem + "-retry.json")
     env = bench_env(s, s.retry_wait, deadline=time.time() + s.retry_budget)
-    cmd = pytest_command(retry_json, s.quick, ids)
+    cmd = pytest_command(retry_json, s.quick, ids, s.passes)
     print(f"refbp bench: retrying {len(ids)} contended benchmark(s), waiting up to "
           f"{s.retry_wait:g} s each for an idle machine (budget {s.retry_budget:g} s)",
           flush=True)  # fmt: skip
@@ -232,7 +240,7 @@ def run_benchmarks(root: Path, json_out: Path, settings: Settings, log_path: Pat
     benchmarks again; leave the JSON with its guard record; return pytest's exit code."""
     start = time.perf_counter()
     env = bench_env(settings, settings.wait_each)
-    cmd = pytest_command(json_out, settings.quick)
+    cmd = pytest_command(json_out, settings.quick, passes=settings.passes)
     command = pasteable(cmd, env, root)
     print(f"refbp bench: running (log: {log_path}):\n  {command}", flush=True)
     log_path.write_text(f"# {command}\n")
@@ -246,6 +254,7 @@ def run_benchmarks(root: Path, json_out: Path, settings: Settings, log_path: Pat
         "env": thread_env(settings.threads),
         "malloc": settings.malloc,
         "malloc_env": malloc_env(settings.malloc, os.environ.get("GLIBC_TUNABLES")),
+        "passes": settings.passes,
         "wait_each": settings.wait_each,
         "busy_limit": BUSY_LIMIT,
         "first_pass": {"benchmarks": len(data.get("benchmarks", [])), "contended": len(ids)},
@@ -255,6 +264,7 @@ def run_benchmarks(root: Path, json_out: Path, settings: Settings, log_path: Pat
     if settings.retries > 0 and ids:
         guard["retry"] = _retry(root, json_out, ids, settings, log_path)
         data = json.loads(json_out.read_text())
+    guard["merged"] = merge_passes(data)  # after the retry, which re-times single passes
     guard["seconds"] = round(time.perf_counter() - start, 1)
     meta = data.setdefault("machine_info", {}).setdefault("refbp_bench", {})
     meta.update(guard=guard, command=command)

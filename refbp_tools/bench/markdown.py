@@ -144,6 +144,39 @@ def _malloc_sentence(guard: dict[str, Any], res: Results) -> str:
     return ""
 
 
+def _passes_sentence(guard: dict[str, Any], res: Results) -> str:
+    """How many passes timed each row, and how far one benchmark's passes moved apart."""
+    passes = guard.get("passes")
+    if passes is None:
+        return ""
+    if passes == 1:
+        return (
+            "Passes: 1 (--passes 1): each implementation of a row was timed in one go, one "
+            "after the other, so a drift of the machine's speed during a row is charged to "
+            "whichever implementation it fell on."
+        )
+    spreads = []
+    for bench in res.raw:
+        medians = bench.get("extra_info", {}).get("pass_medians") or []
+        if len(medians) > 1 and min(medians) > 0:
+            spreads.append((max(medians) / min(medians) - 1, str(bench.get("name", ""))))
+    text = (
+        f"Passes: {passes} (--passes {passes}): each row's implementations were timed in "
+        f"turn, {passes} times over (refbp, the peers, then refbp again, ...), each pass with "
+        f"1/{passes} of the rounds, and each implementation's rounds pooled, so that a drift "
+        "of the machine's speed while a row is timed slows all of them alike."
+    )
+    if spreads:
+        spreads.sort()
+        worst, name = spreads[-1]
+        text += (
+            f"  One benchmark's pass medians lay apart by {spreads[len(spreads) // 2][0]:.0%} "
+            f"at the median benchmark and by {worst:.0%} at most (`{name}`): what one pass "
+            "alone could have charged to one implementation."
+        )
+    return text
+
+
 def _cores_sentence(res: Results) -> str:
     """The most cores each implementation kept busy in any benchmark: whether the
     implementations really ran on the same number of cores."""
@@ -184,6 +217,8 @@ def guard_lines(res: Results) -> list[str]:
         )
         if memory := _malloc_sentence(guard, res):
             lines += ["", memory]
+        if passes := _passes_sentence(guard, res):
+            lines += ["", passes]
         if guard.get("seconds") is not None:
             lines += ["", f"The bench ran for {guard['seconds']:.0f} s (wall clock)."]
     if cores := _cores_sentence(res):

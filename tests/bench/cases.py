@@ -134,6 +134,65 @@ def op_shape() -> tuple[int, int]:
     return (64, 256) if quick() else (256, 1024)
 
 
+def passes() -> int:
+    """How many passes time each row (REFBP_BENCH_PASSES, default 1): the row's
+    implementations one after the other, then all of them again, each pass with its share
+    of the rounds.  A machine whose speed drifts while a row is timed then slows every
+    implementation of the row alike, where one pass would charge the drift to whichever
+    implementation it fell on; ``refbp bench`` pools each implementation's rounds."""
+    raw = os.environ.get("REFBP_BENCH_PASSES", "").strip() or "1"
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"REFBP_BENCH_PASSES must be a positive integer, got {raw!r}")
+    return n
+
+
+PASS_MARK = "@p"
+"""A benchmark id ends in ``@p<k>`` for its k-th pass (when there are several); the
+passes of one benchmark differ in nothing else (refbp_tools.bench.driver.merge_passes)."""
+
+
+def pass_ids() -> list[tuple[int, str]]:
+    """(pass number, id suffix) for each pass: one pass has no suffix, as before passes."""
+    n = passes()
+    return [(1, "")] if n == 1 else [(k, f"{PASS_MARK}{k}") for k in range(1, n + 1)]
+
+
+def per_pass(min_rounds: int, max_time: float) -> dict[str, Any]:
+    """A benchmark's rounds and time shared out over the passes (at least one round each)."""
+    n = passes()
+    return {"min_rounds": max(1, -(-min_rounds // n)), "max_time": max_time / n}
+
+
+class RowCache:
+    """What each implementation of the row being timed runs, ``(fn, args)``, kept for the
+    row's later passes: built (compiled, warmed) once a row, and one row's arrays alive at a
+    time.  A kept one is run once more before it is handed out again: the implementations
+    timed in between took the caches."""
+
+    def __init__(self) -> None:
+        self._row: object = None
+        self._timed: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {}
+
+    def get(
+        self,
+        row: object,
+        impl: str,
+        build: Callable[[], tuple[Callable[..., Any], tuple[Any, ...]]],
+    ) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        if row != self._row:
+            self._row, self._timed = row, {}
+        kept = self._timed.get(impl)
+        if kept is None:
+            kept = self._timed[impl] = build()
+        else:
+            kept[0](*kept[1])
+        return kept
+
+
 def peers() -> tuple[str, ...]:
     raw = os.environ.get("REFBP_BENCH_PEERS", ",".join(KNOWN_PEERS))
     return tuple(p.strip() for p in raw.split(",") if p.strip())

@@ -89,9 +89,11 @@ def pytest_benchmark_update_machine_info(config: Any, machine_info: dict[str, An
         "REFBP_BENCH_QUICK",
         "REFBP_BENCH_PEERS",
         "REFBP_BENCH_THREADS",
+        "REFBP_BENCH_PASSES",
     )
     machine_info["refbp_bench"] = {
         "quick": cases.quick(),
+        "passes": cases.passes(),
         "peers": list(cases.peers()),
         "cases": [c.label for c in cases.cases()],
         "op_shape": list(cases.op_shape()),

@@ -19,13 +19,20 @@ pytestmark = pytest.mark.bench
 DTYPE_NAMES = tuple(np.dtype(dt).name for dt in cases.DTYPES)
 
 
-@pytest.mark.parametrize("dtype", DTYPE_NAMES)
-@pytest.mark.parametrize("name", FLOORS)
-def test_floor(benchmark: Any, name: str, dtype: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "dtype", "k"),
+    [
+        pytest.param(name, dtype, k, id=f"{name}-{dtype}{suffix}")
+        for name in FLOORS
+        for dtype in DTYPE_NAMES
+        for k, suffix in cases.pass_ids()
+    ],
+)
+def test_floor(benchmark: Any, name: str, dtype: str, k: int) -> None:
     shape = cases.op_shape()
     benchmark.group = f"floor {shape[0]}x{shape[1]} {dtype}"
     benchmark.extra_info.update(kind="floor", impl="numpy", name=name, dtype=dtype,
-                                shape=list(shape))  # fmt: skip
+                                shape=list(shape), **{"pass": k})  # fmt: skip
     z, _ = cases.op_inputs(dtype)
     out = np.empty_like(z)
     if name == "copy":

@@ -146,7 +146,7 @@ def bench_args(**kw: Any) -> argparse.Namespace:
     base: dict[str, Any] = dict(
         quick=False, peers="jax,torch", compare=False, threshold=0.10, out=Path("reports"),
         from_json=None, no_plots=True, wait_idle=0.0, wait_each=0.0, compare_stat="median", threads=1,
-        retries=1, retry_wait=5.0, retry_budget=300.0, malloc="keep",
+        retries=1, retry_wait=5.0, retry_budget=300.0, malloc="keep", passes=3,
     )  # fmt: skip
     base.update(kw)
     return argparse.Namespace(**base)

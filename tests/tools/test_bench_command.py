@@ -29,6 +29,7 @@ def test_bad_arguments_are_refused_before_anything_runs(
         "refbp bench: --wait-each must be ≥ 0 seconds, got -4.0": dict(wait_each=-4.0),
         "refbp bench: --retry-wait must be ≥ 0 seconds, got -2.0": dict(retry_wait=-2.0),
         "refbp bench: --retry-budget must be ≥ 0 seconds, got -3.0": dict(retry_budget=-3.0),
+        "refbp bench: --wait-each must be ≥ 0 seconds, got nan": dict(wait_each=float("nan")),
         f"refbp bench: no such file {tmp_path / 'missing.json'}":
             dict(from_json=tmp_path / "missing.json"),
     }  # fmt: skip
@@ -49,6 +50,17 @@ def test_runs_write_outside_the_checkout_by_default() -> None:
     gitignore = Path(__file__).resolve().parents[2] / ".gitignore"
     assert args.out == Path(".refbp") and ".refbp/" in gitignore.read_text().split()
     assert (args.threads, args.retries, args.wait_idle, args.wait_each) == (1, 1, 0.0, 0.0)
+    assert args.passes == 3
+
+
+@pytest.mark.parametrize("passes", ["0", "-1", "two", "1.5"])
+def test_a_pass_count_that_is_not_positive_is_refused_by_the_parser(
+    passes: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.build_parser().parse_args(["bench", "--passes", passes])
+    assert exc.value.code == 2
+    assert "argument --passes: expected a positive integer, got " in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -186,7 +198,7 @@ def test_bench_command_runs_the_checkout_and_reports(
     out = tmp_path / "out"
     argv = ["bench", "--quick", "--out", str(out), "--no-plots", "--peers", "torch, jax,",
             "--wait-idle", "7", "--wait-each", "0.5", "--threads", "2", "--retries", "0", "--retry-wait", "1",
-            "--retry-budget", "9", "--malloc", "system"]  # fmt: skip
+            "--retry-budget", "9", "--malloc", "system", "--passes", "2"]  # fmt: skip
     assert cli.main(argv) == 3  # pytest's status when no regression check asks otherwise
     json_file = (out / "bench" / f"{datetime.now():%Y-%m-%d}-box-quick.json").resolve()
     [(got_root, got_json, settings, log)] = calls
@@ -194,7 +206,7 @@ def test_bench_command_runs_the_checkout_and_reports(
     assert settings.note.pop("waited_before") >= 0
     assert settings == driver.Settings(
         quick=True, peers=["torch", "jax"], wait_each=0.5, threads=2, retries=0,
-        retry_wait=1.0, retry_budget=9.0, malloc="system",
+        retry_wait=1.0, retry_budget=9.0, malloc="system", passes=2,
         note={"wait_idle": 7.0, "stayed_busy": True},
     )  # fmt: skip
     printed = capsys.readouterr().out.splitlines()

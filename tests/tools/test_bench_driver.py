@@ -40,7 +40,7 @@ def test_records_how_it_was_run(benchmark):
     benchmark.extra_info["env"] = {
         k: os.environ.get(k)
         for k in ("REFBP_BENCH_QUICK", "REFBP_BENCH_PEERS", "REFBP_BENCH_WAIT_IDLE",
-                  "REFBP_BENCH_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                  "REFBP_BENCH_THREADS", "REFBP_BENCH_PASSES", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                   "MKL_NUM_THREADS", "GLIBC_TUNABLES", "XLA_FLAGS")
     }
     benchmark(lambda: None)
@@ -51,6 +51,20 @@ def test_busy_at_first(benchmark):
     retry = bool(os.environ.get("REFBP_BENCH_DEADLINE"))  # only the retry pass has one
     benchmark.extra_info["others_cpu"] = 0.01 if retry else 0.6
     benchmark.extra_info["retry_wait"] = os.environ.get("REFBP_BENCH_WAIT_IDLE")
+    benchmark(lambda: None)
+
+
+PASSES = int(os.environ.get("REFBP_BENCH_PASSES") or 1)
+
+
+@pytest.mark.bench
+@pytest.mark.parametrize(
+    "k", [pytest.param(k, id=f"row@p{k}" if PASSES > 1 else "row") for k in range(1, PASSES + 1)]
+)
+def test_in_turns(benchmark, k):
+    retry = bool(os.environ.get("REFBP_BENCH_DEADLINE"))
+    benchmark.extra_info["pass"] = k
+    benchmark.extra_info["others_cpu"] = 0.6 if k == 2 and not retry else 0.02 * k
     benchmark(lambda: None)
 
 
@@ -91,9 +105,9 @@ def fake_bench_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _quick_tail(out: Path) -> list[str]:
-    return [*_ARGS_AFTER, f"--benchmark-json={out}", "--benchmark-min-rounds=3",
-            "--benchmark-max-time=0.05", "--benchmark-warmup=off",
+def _quick_tail(out: Path, rounds: int = 3, seconds: str = "0.05") -> list[str]:
+    return [*_ARGS_AFTER, f"--benchmark-json={out}", f"--benchmark-min-rounds={rounds}",
+            f"--benchmark-max-time={seconds}", "--benchmark-warmup=off",
             "--benchmark-columns=min,median,max,rounds"]  # fmt: skip
 
 
@@ -106,15 +120,16 @@ def test_run_benchmarks_end_to_end(
     monkeypatch.delenv("XLA_FLAGS", raising=False)
     monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
     out, log = tmp_path / "run.json", tmp_path / "run.log"
-    s = Settings(quick=True, peers=("jax", "torch"), wait_each=2.5, retry_wait=0.5)
+    s = Settings(quick=True, peers=("jax", "torch"), wait_each=2.5, retry_wait=0.5, passes=2)
     assert driver.run_benchmarks(fake_bench_root, out, s, log) == 1  # one benchmark failed
     printed = capsys.readouterr().out.splitlines()
-    args = ["tests/bench", *_quick_tail(out)]
+    args = ["tests/bench", *_quick_tail(out, rounds=2, seconds="0.025")]  # per pass
     env = {
         "REFBP_BENCH_QUICK": "1",
         "REFBP_BENCH_PEERS": "jax,torch",
         "REFBP_BENCH_WAIT_IDLE": "2.5",
         "REFBP_BENCH_THREADS": "1",
+        "REFBP_BENCH_PASSES": "2",
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
@@ -126,11 +141,12 @@ def test_run_benchmarks_end_to_end(
                + f" {shlex.join([sys.executable, '-u', '-m', 'pytest', *args])}")  # fmt: skip
     assert printed[:2] == [f"refbp bench: running (log: {log}):", f"  {command}"]
     assert f"refbp bench: tests/bench/test_fake.py::test_broken failed (see {log})" in printed
-    assert "benchmarking: 4/4 test_broken failed" in printed  # plain progress lines: no tty
-    assert printed[-2:] == [
-        "refbp bench: retrying 1 contended benchmark(s), waiting up to 0.5 s each for an "
+    assert "benchmarking: 6/6 test_broken failed" in printed  # plain progress lines: no tty
+    assert printed[-3:] == [
+        "refbp bench: retrying 2 contended benchmark(s), waiting up to 0.5 s each for an "
         "idle machine (budget 300 s)",
-        "retrying: 1/1 test_busy_at_first passed",
+        "retrying: 1/2 test_busy_at_first passed",
+        "retrying: 2/2 test_in_turns[row@p2] passed",
     ]
     assert "test_not_a_benchmark" not in "\n".join(printed)
     text = log.read_text()
@@ -139,12 +155,21 @@ def test_run_benchmarks_end_to_end(
     assert "# retry pass: " in text and "REFBP_BENCH_DEADLINE=" in text
     data = json.loads(out.read_text())
     assert out.read_text() == json.dumps(data, indent=1)
-    record, busy = data["benchmarks"]
+    record, busy, row = data["benchmarks"]
     assert record["extra_info"]["argv"] == args
     assert record["extra_info"]["env"] == {**env, "XLA_FLAGS": None}  # no XLA flag added
     assert record["stats"]["rounds"] >= 3 and "data" not in record["stats"]  # no raw timings
     assert busy["extra_info"]["others_cpu"] == 0.01  # the quiet retry replaced the busy one
     assert busy["extra_info"]["retry_wait"] == "0.5" and busy["extra_info"]["attempts"] == 2
+    # the two passes of the row as one benchmark: rounds pooled, the CPU share over both
+    # (0.02 and the retried pass 2's 0.04), raw timings dropped after the merge
+    assert row["fullname"] == "tests/bench/test_fake.py::test_in_turns[row]"
+    assert row["name"] == "test_in_turns[row]" and row["param"] == "row"
+    info = row["extra_info"]
+    assert (info["passes"], len(info["pass_medians"])) == (2, 2)
+    assert 0.02 <= info["others_cpu"] <= 0.04
+    assert info["attempts"] == 2 and "pass" not in info and "data" not in row["stats"]
+    assert row["stats"]["rounds"] >= 4 and row["stats"]["min"] <= row["stats"]["median"]
     assert not (tmp_path / "run-retry.json").exists()
     meta = data["machine_info"]["refbp_bench"]
     guard = meta.pop("guard")
@@ -154,9 +179,11 @@ def test_run_benchmarks_end_to_end(
         "threads": 1, "env": {k: v for k, v in env.items() if k.endswith("_THREADS")
                               and not k.startswith("REFBP")},
         "malloc": "keep", "malloc_env": {"GLIBC_TUNABLES": env["GLIBC_TUNABLES"]},
-        "wait_each": 2.5, "busy_limit": 0.1, "first_pass": {"benchmarks": 2, "contended": 1},
-        "retry": {"wait_idle": 0.5, "budget": 300.0, "asked": 1, "retried": 1, "improved": 1,
+        "passes": 2, "wait_each": 2.5, "busy_limit": 0.1,
+        "first_pass": {"benchmarks": 4, "contended": 2},
+        "retry": {"wait_idle": 0.5, "budget": 300.0, "asked": 2, "retried": 2, "improved": 2,
                   "still_contended": 0},
+        "merged": 1,
     }  # fmt: skip
 
 
@@ -168,7 +195,8 @@ def test_no_retry_and_no_pinning_when_asked(
     driver.run_benchmarks(fake_bench_root, out, s, log)
     assert "retrying" not in capsys.readouterr().out
     data = json.loads(out.read_text())
-    record, busy = data["benchmarks"]
+    record, busy, row = data["benchmarks"]
+    assert row["name"] == "test_in_turns[row]" and "passes" not in row["extra_info"]
     env = record["extra_info"]["env"]
     assert (env["REFBP_BENCH_THREADS"], env["REFBP_BENCH_QUICK"]) == ("0", "0")
     assert busy["extra_info"]["others_cpu"] == 0.6 and "attempts" not in busy["extra_info"]
@@ -176,7 +204,7 @@ def test_no_retry_and_no_pinning_when_asked(
     assert (guard["threads"], guard["env"], guard["retry"], guard["waited_before"]) == (
         0, {}, None, 3.0
     )  # fmt: skip
-    assert guard["first_pass"] == {"benchmarks": 2, "contended": 1}
+    assert guard["first_pass"] == {"benchmarks": 3, "contended": 1} and guard["merged"] == 0
 
 
 @pytest.mark.parametrize("leftover", ["", None], ids=["empty file", "no file"])

@@ -147,6 +147,27 @@ def test_the_contention_section_says_what_was_done() -> None:
     assert "was not recorded (a run from before the guard)" in text
 
 
+def test_the_contention_section_says_how_many_passes_and_how_far_they_moved() -> None:
+    run = synthetic_run()
+    guard = run["machine_info"]["refbp_bench"]["guard"]
+    assert "Passes:" not in "\n".join(guard_lines(parse_results(run)))  # not recorded
+    guard["passes"] = 1
+    assert "Passes: 1 (--passes 1): each implementation of a row was timed in one go" in "\n".join(
+        guard_lines(parse_results(run))
+    )
+    guard["passes"] = 3
+    spreads = [1.0, 1.1, 1.5]  # pass medians apart by 0%, 10% and 50%
+    for b, worst in zip(run["benchmarks"][:3], spreads, strict=True):
+        b["extra_info"]["pass_medians"] = [2e-3, 2e-3 * worst, 2e-3]
+    text = "\n".join(guard_lines(parse_results(run)))
+    assert (
+        "Passes: 3 (--passes 3): each row's implementations were timed in turn, 3 times over "
+        "(refbp, the peers, then refbp again, ...), each pass with 1/3 of the rounds"
+    ) in text
+    worst = run["benchmarks"][2]["name"]
+    assert f"apart by 10% at the median benchmark and by 50% at most (`{worst}`)" in text
+
+
 def test_the_contention_section_says_how_memory_was_handled() -> None:
     run = synthetic_run()
     meta = run["machine_info"]["refbp_bench"]

@@ -1,0 +1,112 @@
+"""A benchmark timed in several passes, as one: its rounds pooled, its guard record merged.
+
+With ``--passes N`` every benchmark of tests/bench is N pytest tests whose ids end in
+``@p1`` ... ``@pN`` (tests/bench/cases.py, ``PASS_MARK``), and the implementations of a
+row take turns: refbp, JAX, ..., then refbp, JAX, ... again.  Pooling each implementation's
+rounds over its passes gives each of them the same stretches of the run, so a machine that
+slows down while a row is timed slows all of its implementations instead of the one that
+happened to be running.  The report then reads one benchmark per implementation, as with
+one pass; each keeps its passes' medians (``pass_medians``) to show how far they moved.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Callable
+from typing import Any
+
+from pytest_benchmark.stats import Stats
+
+__all__ = ["merge_passes", "pass_of"]
+
+_PASS = re.compile(r"@p(\d+)\]$")
+
+# How the passes' records of the machine add up to the merged benchmark's.  The CPU shares
+# are the passes' means weighted by their timed seconds: what one window around all of them
+# would have read (a pass's window is short, and /proc/stat counts in 10 ms ticks); the
+# waits add up.
+_WEIGHTED = ("others_cpu", "own_cores")
+_MERGE: dict[str, Callable[[list[float]], float]] = {
+    "loadavg": max,
+    "waited_for_idle": sum,
+    "page_faults_per_call": statistics.fmean,
+}
+
+
+def pass_of(name: str) -> tuple[str, int | None]:
+    """(the name without its pass, the pass number; None for a benchmark of one pass)."""
+    m = _PASS.search(name)
+    if m is None:
+        return name, None
+    return name[: m.start()] + "]", int(m.group(1))
+
+
+def merge_passes(data: dict[str, Any]) -> int:
+    """Replace, in ``data`` (pytest-benchmark's JSON, raw timings still in it), each
+    benchmark's passes by one benchmark with their rounds pooled; returns how many merged
+    benchmarks there are.  Benchmarks without a pass, or whose raw timings are gone, are
+    left as they are."""
+    benches: list[dict[str, Any]] = data.get("benchmarks", [])
+    groups: dict[str, list[dict[str, Any]]] = {}
+    order: list[Any] = []  # each group where its first pass stood, and the others as they were
+    for bench in benches:
+        full, k = pass_of(str(bench.get("fullname", "")))
+        if k is None or not bench.get("stats", {}).get("data"):
+            order.append(bench)
+            continue
+        if full not in groups:
+            groups[full] = []
+            order.append(full)
+        groups[full].append(bench)
+    data["benchmarks"] = [
+        _merged(key, groups[key]) if isinstance(key, str) else key for key in order
+    ]
+    return len(groups)
+
+
+def _merged(fullname: str, passes: list[dict[str, Any]]) -> dict[str, Any]:
+    passes = sorted(passes, key=lambda b: pass_of(str(b["fullname"]))[1] or 0)
+    first = passes[0]
+    # pytest-benchmark's own statistics (its quartiles, its outliers), as in unmerged entries
+    stats: Any = Stats()  # type: ignore[no-untyped-call]
+    for bench in passes:
+        for seconds in bench["stats"]["data"]:
+            stats.update(seconds)
+    pooled = stats.as_dict()
+    pooled["iterations"] = first["stats"].get("iterations", 1)
+    pooled["data"] = list(stats.data)
+    info = dict(first.get("extra_info", {}))
+    for key in _WEIGHTED:
+        pairs = [
+            (float(b["extra_info"][key]), float(b["stats"]["total"]))
+            for b in passes
+            if b.get("extra_info", {}).get(key) is not None and b["stats"].get("total")
+        ]
+        if pairs and (seconds := sum(w for _, w in pairs)) > 0:
+            info[key] = sum(v * w for v, w in pairs) / seconds
+    for key, combine in _MERGE.items():
+        values = [
+            b["extra_info"][key] for b in passes if b.get("extra_info", {}).get(key) is not None
+        ]
+        if values:
+            info[key] = combine(values)
+    for bench in passes:  # an account taken once (refbp's memory) is in one pass only
+        for key, value in bench.get("extra_info", {}).items():
+            info.setdefault(key, value)
+    info.pop("pass", None)
+    info["passes"] = len(passes)
+    info["pass_medians"] = [float(b["stats"]["median"]) for b in passes]
+    if any("attempts" in b.get("extra_info", {}) for b in passes):
+        info["attempts"] = max(b.get("extra_info", {}).get("attempts", 1) for b in passes)
+    name, _ = pass_of(str(first.get("name", "")))
+    params = {k: v for k, v in (first.get("params") or {}).items() if k != "k"}
+    return {
+        **first,
+        "name": name,
+        "fullname": fullname,
+        "param": (first.get("param") or "").rsplit("@p", 1)[0] or None,
+        "params": params or None,
+        "extra_info": info,
+        "stats": pooled,
+    }
