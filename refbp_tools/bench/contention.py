@@ -137,15 +137,6 @@ def is_contended(share: float | None, limit: float = BUSY_LIMIT) -> bool:
     return share is not None and share > limit
 
 
-def contended_ids(data: dict[str, Any], limit: float = BUSY_LIMIT) -> list[str]:
-    """The full names (pytest node ids) of the benchmarks in ``data`` timed under contention."""
-    return [
-        str(b["fullname"])
-        for b in data.get("benchmarks", [])
-        if b.get("fullname") and is_contended(others_of(b), limit)
-    ]
-
-
 @dataclass(frozen=True)
 class RetryOutcome:
     """What a retry pass did: benchmarks retried, those whose retry was kept (less

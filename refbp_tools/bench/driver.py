@@ -18,8 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from refbp_tools.bench.contention import BUSY_LIMIT, contended_ids, merge_retry
-from refbp_tools.bench.passes import merge_passes
+from refbp_tools.bench.contention import BUSY_LIMIT, merge_retry
+from refbp_tools.bench.passes import contended_passes, merge_passes
 from refbp_tools.progress import Progress
 
 # pytest-benchmark settings: (min rounds, max seconds per benchmark), shared out over its passes
@@ -248,7 +248,7 @@ def run_benchmarks(root: Path, json_out: Path, settings: Settings, log_path: Pat
     if not json_out.exists():
         return code
     data = json.loads(json_out.read_text())
-    ids = contended_ids(data)
+    ids = contended_passes(data)
     guard: dict[str, Any] = {
         "threads": settings.threads,
         "env": thread_env(settings.threads),

@@ -65,13 +65,13 @@ def _retry_sentence(retry: dict[str, Any] | None, first: dict[str, Any]) -> str:
     if not first:
         return ""
     text = (
-        f"  First pass: {first.get('contended', 0)} of {first.get('benchmarks', 0)} "
+        f"  First attempt: {first.get('contended', 0)} of {first.get('benchmarks', 0)} "
         "benchmarks contended."
     )
     if retry is None:
         return text + "  No retry (--retries 0, or nothing to retry)."
     return text + (
-        f"  Retry pass over them ({retry.get('seconds', 0):.0f} s of a {retry.get('budget', 0):g} "
+        f"  Retry over them ({retry.get('seconds', 0):.0f} s of a {retry.get('budget', 0):g} "
         f"s budget): each waited up to {retry.get('wait_idle', 0):g} s for others to use under "
         f"{BUSY_LIMIT:.0%} and was skipped if they did not; {retry.get('retried', 0)} of "
         f"{retry.get('asked', retry.get('retried', 0))} re-timed, {retry.get('improved', 0)} "

@@ -18,7 +18,9 @@ from typing import Any
 
 from pytest_benchmark.stats import Stats
 
-__all__ = ["merge_passes", "pass_of"]
+from refbp_tools.bench.contention import BUSY_LIMIT, is_contended, others_of
+
+__all__ = ["contended_passes", "merge_passes", "pass_of"]
 
 _PASS = re.compile(r"@p(\d+)\]$")
 
@@ -32,6 +34,50 @@ _MERGE: dict[str, Callable[[list[float]], float]] = {
     "waited_for_idle": sum,
     "page_faults_per_call": statistics.fmean,
 }
+
+
+def _weighted(passes: list[dict[str, Any]], key: str) -> float | None:
+    """``key`` of the passes' extra_info, their mean weighted by each pass's timed seconds."""
+    pairs = [
+        (float(b["extra_info"][key]), float(b["stats"]["total"]))
+        for b in passes
+        if b.get("extra_info", {}).get(key) is not None and b.get("stats", {}).get("total")
+    ]
+    seconds = sum(w for _, w in pairs)
+    return sum(v * w for v, w in pairs) / seconds if seconds > 0 else None
+
+
+def _groups(benches: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The benchmarks of several passes, by their name without the pass."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for bench in benches:
+        full, k = pass_of(str(bench.get("fullname", "")))
+        if k is not None:
+            groups.setdefault(full, []).append(bench)
+    return groups
+
+
+def contended_passes(data: dict[str, Any], limit: float = BUSY_LIMIT) -> list[str]:
+    """The node ids to time again: every pass of a benchmark whose passes together were
+    contended (the share its merged benchmark will have), and each contended benchmark of
+    one pass.  A pass is too short for /proc/stat's 10 ms ticks to judge alone: one tick
+    of a kernel thread in a 0.1 s pass is 5% of two CPUs."""
+    benches: list[dict[str, Any]] = data.get("benchmarks", [])
+    groups = _groups(benches)
+    busy = {
+        full
+        for full, passes in groups.items()
+        if is_contended(_weighted(passes, "others_cpu"), limit)
+    }
+    ids = []
+    for bench in benches:
+        name = str(bench.get("fullname") or "")
+        full, k = pass_of(name)
+        if not name:  # nothing to name it by: not retried
+            continue
+        if (full in busy) if k is not None else is_contended(others_of(bench), limit):
+            ids.append(name)
+    return ids
 
 
 def pass_of(name: str) -> tuple[str, int | None]:
@@ -48,17 +94,18 @@ def merge_passes(data: dict[str, Any]) -> int:
     benchmarks there are.  Benchmarks without a pass, or whose raw timings are gone, are
     left as they are."""
     benches: list[dict[str, Any]] = data.get("benchmarks", [])
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups = {
+        full: passes
+        for full, passes in _groups(benches).items()
+        if all(b.get("stats", {}).get("data") for b in passes)
+    }
     order: list[Any] = []  # each group where its first pass stood, and the others as they were
     for bench in benches:
-        full, k = pass_of(str(bench.get("fullname", "")))
-        if k is None or not bench.get("stats", {}).get("data"):
-            order.append(bench)
-            continue
+        full, _ = pass_of(str(bench.get("fullname", "")))
         if full not in groups:
-            groups[full] = []
+            order.append(bench)
+        elif full not in order:
             order.append(full)
-        groups[full].append(bench)
     data["benchmarks"] = [
         _merged(key, groups[key]) if isinstance(key, str) else key for key in order
     ]
@@ -78,13 +125,8 @@ def _merged(fullname: str, passes: list[dict[str, Any]]) -> dict[str, Any]:
     pooled["data"] = list(stats.data)
     info = dict(first.get("extra_info", {}))
     for key in _WEIGHTED:
-        pairs = [
-            (float(b["extra_info"][key]), float(b["stats"]["total"]))
-            for b in passes
-            if b.get("extra_info", {}).get(key) is not None and b["stats"].get("total")
-        ]
-        if pairs and (seconds := sum(w for _, w in pairs)) > 0:
-            info[key] = sum(v * w for v, w in pairs) / seconds
+        if (value := _weighted(passes, key)) is not None:
+            info[key] = value
     for key, combine in _MERGE.items():
         values = [
             b["extra_info"][key] for b in passes if b.get("extra_info", {}).get(key) is not None

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from refbp_tools.bench import contention
-from refbp_tools.bench.contention import Usage, contended_ids, merge_retry
+from refbp_tools.bench.contention import Usage, merge_retry
 
 
 def test_machine_load_from_proc_stat(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -119,14 +119,6 @@ def _entry(name: str, share: float | None, median: float = 1.0) -> dict[str, Any
     info = {} if share is None else {"others_cpu": share}
     return {"fullname": f"m.py::{name}", "name": name, "extra_info": info,
             "stats": {"median": median}}  # fmt: skip
-
-
-def test_contended_ids_are_over_the_limit() -> None:
-    data = {"benchmarks": [_entry("a", 0.5), _entry("b", 0.10), _entry("c", None),
-                           {"name": "nameless", "extra_info": {"others_cpu": 0.9}}]}  # fmt: skip
-    assert contended_ids(data) == ["m.py::a"]  # at the limit is not over; no id: not retried
-    assert contended_ids(data, limit=0.05) == ["m.py::a", "m.py::b"]
-    assert contended_ids({}) == []
 
 
 def test_a_retry_is_kept_only_when_less_contended() -> None:

@@ -112,7 +112,7 @@ def test_the_contention_section_says_what_was_done() -> None:
         "## Contention\n\nBLAS and peer threads pinned to 1 for the whole run "
         "(OMP_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1); no wait before the run (--wait-idle 0)."
     )
-    assert "First pass: 0 of 76 benchmarks contended.  No retry" in text
+    assert "First attempt: 0 of 76 benchmarks contended.  No retry" in text
     assert "bound to CPU" not in text and "most cores" not in text  # a run that recorded neither
     run["machine_info"]["refbp_bench"]["cpu_affinity"] = [1]
     for b in run["benchmarks"]:
@@ -138,7 +138,7 @@ def test_the_contention_section_says_what_was_done() -> None:
         in text
     )
     assert (
-        "Retry pass over them (41 s of a 300 s budget): each waited up to 5 s for others to use "
+        "Retry over them (41 s of a 300 s budget): each waited up to 5 s for others to use "
         "under 10% and was skipped if they did not; 7 of 9 re-timed, 5 retries kept (less "
         "contended), 2 re-timed still contended."
     ) in text

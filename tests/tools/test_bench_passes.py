@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from refbp_tools.bench.passes import merge_passes, pass_of
+from refbp_tools.bench.passes import contended_passes, merge_passes, pass_of
 from tests.bench import cases
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +64,33 @@ def test_the_passes_of_a_benchmark_become_one_with_their_rounds_pooled() -> None
     assert jax["stats"]["rounds"] == 4
     assert jax["extra_info"]["others_cpu"] == pytest.approx((0.01 * 4.0 + 0.02 * 4.3) / 8.3)
     assert floor["name"] == "floor[exp]" and "passes" not in floor["extra_info"]
+
+
+def test_benchmarks_of_one_pass_are_retried_when_over_the_limit() -> None:
+    data = {"benchmarks": [_entry("a", [1.0], others_cpu=0.5), _entry("b", [1.0], others_cpu=0.1),
+                           _entry("c", [1.0]),
+                           {"name": "nameless", "extra_info": {"others_cpu": 0.9}}]}  # fmt: skip
+    names = ["tests/bench/m.py::a", "tests/bench/m.py::b"]
+    assert contended_passes(data) == names[:1]  # at the limit is not over; no id: not retried
+    assert contended_passes(data, limit=0.05) == names
+    assert contended_passes({}) == []
+
+
+def test_the_passes_of_a_benchmark_are_retried_together_on_their_joint_share() -> None:
+    """A short pass with one busy tick is not contended when its benchmark was not: the
+    share over all its passes decides, and then every pass is timed again."""
+    quiet = [
+        _entry("t[r-refbp@p1]", [1.0] * 9, others_cpu=0.0),
+        _entry("t[r-refbp@p2]", [1.0], others_cpu=0.5),
+        _entry("t[r-refbp@p3]", [1.0] * 9, others_cpu=0.0),
+    ]  # 0.5 over a 19th of the time
+    busy = [_entry("t[r-jax@p1]", [1.0], others_cpu=0.3),
+            _entry("t[r-jax@p2]", [1.0], others_cpu=0.0)]  # fmt: skip
+    data = {"benchmarks": [*quiet, *busy]}
+    assert contended_passes(data) == [
+        "tests/bench/m.py::t[r-jax@p1]",
+        "tests/bench/m.py::t[r-jax@p2]",
+    ]
 
 
 def test_merging_a_run_of_one_pass_or_without_raw_timings_changes_nothing() -> None:
