@@ -244,7 +244,11 @@ def _floor_lines(res: Results) -> list[str]:
         for name, label in labels.items()
         if any((name, d) in res.floor for d in dtypes)
     ]
-    return ["", f"The floor on the same array: {'; '.join(parts)}."]
+    return [
+        "",
+        "The floor on the same array (each function's fastest round, what a kernel that calls "
+        f"it cannot beat): {'; '.join(parts)}.",
+    ]
 
 
 def _memory_mix(history: Sequence[Results]) -> str:

@@ -37,7 +37,8 @@ def test_parse_groups_steps_ladder_and_ops() -> None:
     assert relu.cell("backward", "float64").ratio("jax") == pytest.approx(2.5)
     assert relu.cell("sideways", "float64").median == {}  # never measured: an empty cell
     assert (res.quick, res.op_shape, res.guard["threads"]) == (False, [256, 1024], 1)
-    assert res.floor == {(n, d): t for d in ("float32", "float64")
+    # a floor is the function's fastest round (the synthetic minimum is 0.9 × the median)
+    assert res.floor == {(n, d): pytest.approx(0.9 * t) for d in ("float32", "float64")
                          for n, t in (("exp", 1e-4), ("copy", 3e-5))}  # fmt: skip
 
 
