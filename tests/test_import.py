@@ -11,9 +11,11 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,17 @@ import numpy as np
 import refbp
 
 FORBIDDEN = ("jax", "jaxlib", "oracle")
+#: the import name of every optional dependency (pyproject's extras): the commands' modules
+#: may import these only inside functions too, since an install has only some extras (the
+#: README's first line installs [verify], which has no pytest-benchmark)
+OPTIONAL_IMPORTS = {
+    "jax": "jax", "jaxlib": "jaxlib", "hypothesis": "hypothesis", "mpmath": "mpmath",
+    "scikit-learn": "sklearn", "matplotlib": "matplotlib", "rich": "rich", "pytest": "pytest",
+    "pytest-benchmark": "pytest_benchmark", "pytest-xdist": "xdist",
+    "threadpoolctl": "threadpoolctl", "torch": "torch", "mutmut": "mutmut", "ruff": "ruff",
+    "mypy": "mypy", "mkdocs": "mkdocs", "mkdocs-material": "material",
+    "mkdocstrings": "mkdocstrings",
+}  # fmt: skip
 PACKAGE = Path(refbp.__file__).resolve().parent
 REPO = PACKAGE.parent
 
@@ -120,12 +133,14 @@ def _imports(tree: ast.AST, *, top_level_only: bool) -> list[tuple[int, str]]:
     return found
 
 
-def _violations(paths: list[Path], *, top_level_only: bool) -> list[str]:
+def _violations(
+    paths: list[Path], *, top_level_only: bool, forbidden: tuple[str, ...] = FORBIDDEN
+) -> list[str]:
     bad = []
     for path in paths:
         tree = ast.parse(path.read_text(), filename=str(path))
         for line, module in _imports(tree, top_level_only=top_level_only):
-            if module.partition(".")[0] in FORBIDDEN:
+            if module.partition(".")[0] in forbidden:
                 bad.append(f"{path.relative_to(REPO)}:{line} imports {module}")
     return bad
 
@@ -136,10 +151,21 @@ def test_library_modules_never_import_jax_or_oracle() -> None:
     assert _violations(modules, top_level_only=False) == []
 
 
-def test_commands_import_jax_or_oracle_only_inside_functions() -> None:
+def test_commands_import_oracle_and_optional_dependencies_only_inside_functions() -> None:
     modules = sorted((REPO / "refbp_tools").rglob("*.py"))
     assert REPO / "refbp_tools" / "train" / "__init__.py" in modules
-    assert _violations(modules, top_level_only=True) == []
+    forbidden = (*FORBIDDEN, *OPTIONAL_IMPORTS.values())
+    assert _violations(modules, top_level_only=True, forbidden=forbidden) == []
+
+
+def test_every_optional_dependency_has_its_import_name_listed() -> None:
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    names = {
+        re.split(r"[\[<>=!~ ]", req, maxsplit=1)[0] for reqs in extras.values() for req in reqs
+    }
+    assert names == set(OPTIONAL_IMPORTS)
 
 
 def test_the_import_check_can_fail() -> None:

@@ -16,8 +16,6 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
-from pytest_benchmark.stats import Stats
-
 from refbp_tools.bench.contention import BUSY_LIMIT, is_contended, others_of
 
 __all__ = ["contended_passes", "merge_passes", "pass_of"]
@@ -115,7 +113,11 @@ def merge_passes(data: dict[str, Any]) -> int:
 def _merged(fullname: str, passes: list[dict[str, Any]]) -> dict[str, Any]:
     passes = sorted(passes, key=lambda b: pass_of(str(b["fullname"]))[1] or 0)
     first = passes[0]
-    # pytest-benchmark's own statistics (its quartiles, its outliers), as in unmerged entries
+    # pytest-benchmark's own statistics (its quartiles, its outliers), as in unmerged
+    # entries; imported here: `refbp` builds every command's parser, and an install for
+    # `refbp verify` alone has no pytest-benchmark (a run to merge always has it)
+    from pytest_benchmark.stats import Stats
+
     stats: Any = Stats()  # type: ignore[no-untyped-call]
     for bench in passes:
         for seconds in bench["stats"]["data"]:
