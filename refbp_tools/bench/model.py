@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from refbp_tools.bench.contention import BUSY_LIMIT, is_contended
+from refbp_tools.bench.passes import merge_passes, pass_of
 
 IMPLS = ("refbp", "jax", "torch", "bound")
 IMPL_LABELS = {"refbp": "refbp", "jax": "JAX jit", "torch": "PyTorch", "bound": "GEMM bound"}
@@ -166,6 +167,15 @@ def load_results(path: Path) -> Results:
         )
     if not benchmarks:
         raise NotABenchRun("holds no benchmarks")
+    merge_passes(data)  # a JSON straight from pytest, timed in passes; saved runs are merged
+    unmerged = [
+        str(b.get("name")) for b in data["benchmarks"] if pass_of(str(b.get("fullname", "")))[1]
+    ]
+    if unmerged:
+        raise NotABenchRun(
+            f"holds single passes ({unmerged[0]}, ...) without their rounds to pool: "
+            "a run of several passes needs pytest-benchmark's raw timings (its JSON has them)"
+        )
     try:
         return parse_results(data, Path(path))
     except (AttributeError, KeyError, TypeError, ValueError) as exc:

@@ -98,11 +98,13 @@ def merge_passes(data: dict[str, Any]) -> int:
         if all(b.get("stats", {}).get("data") for b in passes)
     }
     order: list[Any] = []  # each group where its first pass stood, and the others as they were
+    placed: set[str] = set()
     for bench in benches:
         full, _ = pass_of(str(bench.get("fullname", "")))
         if full not in groups:
             order.append(bench)
-        elif full not in order:
+        elif full not in placed:
+            placed.add(full)
             order.append(full)
     data["benchmarks"] = [
         _merged(key, groups[key]) if isinstance(key, str) else key for key in order

@@ -3,6 +3,7 @@ pools each implementation's passes into one benchmark before the report reads th
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -12,8 +13,10 @@ from typing import Any
 
 import pytest
 
+from refbp_tools.bench import command
 from refbp_tools.bench.passes import contended_passes, merge_passes, pass_of
 from tests.bench import cases
+from tests.tools.bench_runs import bench_args, synthetic_run, write_json
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -155,3 +158,41 @@ def test_every_row_times_its_implementations_in_turn() -> None:
         assert order == [(1, i) for i in impls] + [(2, i) for i in impls], row
         positions = [ids.index(n) for n in ids if pass_of(n)[0].startswith(row[:-1])]
         assert positions == list(range(positions[0], positions[0] + len(positions))), row
+
+
+def _in_passes(run: dict[str, Any], passes: int = 2) -> dict[str, Any]:
+    """``run`` as pytest itself writes a run of ``passes`` passes: each benchmark once a
+    pass, named ``...@p<k>]``, with its raw rounds."""
+    split = []
+    for bench in run["benchmarks"]:
+        for k in range(1, passes + 1):
+            b = json.loads(json.dumps(bench))
+            b["name"], b["fullname"] = (n[:-1] + f"@p{k}]" if n.endswith("]") else f"{n}[@p{k}]"
+                                        for n in (bench["name"], bench["fullname"]))  # fmt: skip
+            low, mid = bench["stats"]["min"], bench["stats"]["median"]
+            b["stats"]["data"] = [low, mid, 2 * mid - low]  # the same median and minimum
+            b["stats"]["total"] = 3 * mid
+            split.append(b)
+    return {**run, "benchmarks": split}
+
+
+def test_from_json_pools_a_raw_run_of_passes_and_refuses_one_without_its_rounds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    whole = write_json(tmp_path / "a" / "whole.json", synthetic_run())  # one saved run a dir
+    assert command.run(bench_args(from_json=whole, out=out)) == 0
+    report = (out / "bench.md").read_text()
+    raw = write_json(tmp_path / "b" / "raw.json", _in_passes(synthetic_run()))
+    assert command.run(bench_args(from_json=raw, out=out / "passes")) == 0
+    pooled = (out / "passes" / "bench.md").read_text()
+    assert pooled.split("## Targets")[1] == report.split("## Targets")[1]  # the same rows
+    stripped = _in_passes(synthetic_run())
+    for b in stripped["benchmarks"]:
+        del b["stats"]["data"]
+    bad = write_json(tmp_path / "c" / "stripped.json", stripped)
+    capsys.readouterr()
+    assert command.run(bench_args(from_json=bad, out=out)) == 2
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"refbp bench: --from-json {bad}: holds single passes (")
+    assert (out / "bench.md").read_text() == report
