@@ -72,7 +72,7 @@ def _add_guard_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="time each row's implementations in turn N times (refbp, JAX, PyTorch, refbp, "
         "...), each pass with 1/N of the rounds, and pool each one's rounds: a machine whose "
-        "speed drifts while a row is timed then slows all of them alike "
+        "speed drifts while a row is timed then falls on all of them, not on one "
         "(default: %(default)s)",
     )
     p.add_argument(

@@ -164,7 +164,7 @@ def _passes_sentence(guard: dict[str, Any], res: Results) -> str:
         f"Passes: {passes} (--passes {passes}): each row's implementations were timed in "
         f"turn, {passes} times over (refbp, the peers, then refbp again, ...), each pass with "
         f"1/{passes} of the rounds, and each implementation's rounds pooled, so that a drift "
-        "of the machine's speed while a row is timed slows all of them alike."
+        "of the machine's speed while a row is timed falls on all of them, not on one."
     )
     if spreads:
         spreads.sort()

@@ -4,7 +4,7 @@ With ``--passes N`` every benchmark of tests/bench is N pytest tests whose ids e
 ``@p1`` ... ``@pN`` (tests/bench/cases.py, ``PASS_MARK``), and the implementations of a
 row take turns: refbp, JAX, ..., then refbp, JAX, ... again.  Pooling each implementation's
 rounds over its passes gives each of them the same stretches of the run, so a machine that
-slows down while a row is timed slows all of its implementations instead of the one that
+slows down while a row is timed slows all of its implementations, not only the one that
 happened to be running.  The report then reads one benchmark per implementation, as with
 one pass; each keeps its passes' medians (``pass_medians``) to show how far they moved.
 """

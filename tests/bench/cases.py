@@ -137,9 +137,9 @@ def op_shape() -> tuple[int, int]:
 def passes() -> int:
     """How many passes time each row (REFBP_BENCH_PASSES, default 1): the row's
     implementations one after the other, then all of them again, each pass with its share
-    of the rounds.  A machine whose speed drifts while a row is timed then slows every
-    implementation of the row alike, where one pass would charge the drift to whichever
-    implementation it fell on; ``refbp bench`` pools each implementation's rounds."""
+    of the rounds.  A drift of the machine's speed while a row is timed then falls on every
+    implementation of the row, where one pass would charge it to whichever implementation
+    it fell on; ``refbp bench`` pools each implementation's rounds."""
     raw = os.environ.get("REFBP_BENCH_PASSES", "").strip() or "1"
     try:
         n = int(raw)
@@ -152,7 +152,7 @@ def passes() -> int:
 
 PASS_MARK = "@p"
 """A benchmark id ends in ``@p<k>`` for its k-th pass (when there are several); the
-passes of one benchmark differ in nothing else (refbp_tools.bench.driver.merge_passes)."""
+passes of one benchmark differ in nothing else (refbp_tools.bench.passes.merge_passes)."""
 
 
 def pass_ids() -> list[tuple[int, str]]:
