@@ -107,6 +107,15 @@ def pytest_command(
     ]
 
 
+def settle_seconds(threads: int) -> float:
+    """The pause before each benchmark (tests/bench/conftest.py): none when every library
+    is pinned to ``threads`` ≥ 1, 0.2 s when they choose their own pools, which spin for a
+    while after their last task.  Measured here with one thread (3 alternating runs each of
+    four step-ladder rows, three passes): with the pause every implementation was slower, by
+    up to 40% (the vCPU idles through it), and none gained."""
+    return 0.0 if threads > 0 else 0.2
+
+
 def thread_env(threads: int) -> dict[str, str]:
     """The variables that pin BLAS and OpenMP to ``threads`` (none for 0); the session
     also binds itself to as many CPUs (tests/bench/conftest.py), which is what limits
@@ -135,6 +144,7 @@ def bench_env(settings: Settings, wait: float, deadline: float | None = None) ->
         "REFBP_BENCH_WAIT_IDLE": str(wait),
         "REFBP_BENCH_THREADS": str(settings.threads),
         "REFBP_BENCH_PASSES": str(settings.passes),
+        "REFBP_BENCH_SETTLE": str(settle_seconds(settings.threads)),
     }
     if deadline is not None:
         env["REFBP_BENCH_DEADLINE"] = f"{deadline:.0f}"
@@ -255,6 +265,7 @@ def run_benchmarks(root: Path, json_out: Path, settings: Settings, log_path: Pat
         "malloc": settings.malloc,
         "malloc_env": malloc_env(settings.malloc, os.environ.get("GLIBC_TUNABLES")),
         "passes": settings.passes,
+        "settle": settle_seconds(settings.threads),
         "wait_each": settings.wait_each,
         "busy_limit": BUSY_LIMIT,
         "first_pass": {"benchmarks": len(data.get("benchmarks", [])), "contended": len(ids)},

@@ -177,6 +177,22 @@ def _passes_sentence(guard: dict[str, Any], res: Results) -> str:
     return text
 
 
+def _settle_sentence(guard: dict[str, Any]) -> str:
+    """The pause before each benchmark, if the run recorded it."""
+    settle = guard.get("settle")
+    if settle is None:
+        return ""
+    if settle == 0:
+        return (
+            "No pause before each benchmark: with every library on one thread nothing is left "
+            "spinning, and a pause lets the vCPU idle and slows the rounds after it."
+        )
+    return (
+        f"A {settle:g} s pause before each benchmark, for the libraries' own thread pools "
+        "to stop spinning after the one before."
+    )
+
+
 def _cores_sentence(res: Results) -> str:
     """The most cores each implementation kept busy in any benchmark: whether the
     implementations really ran on the same number of cores."""
@@ -219,6 +235,8 @@ def guard_lines(res: Results) -> list[str]:
             lines += ["", memory]
         if passes := _passes_sentence(guard, res):
             lines += ["", passes]
+        if settle := _settle_sentence(guard):
+            lines += ["", settle]
         if guard.get("seconds") is not None:
             lines += ["", f"The bench ran for {guard['seconds']:.0f} s (wall clock)."]
     if cores := _cores_sentence(res):

@@ -21,9 +21,23 @@ import pytest
 from refbp_tools.bench.contention import BUSY_LIMIT, IDLE_LIMIT, Usage
 from tests.bench import cases
 
-# Another library's worker threads spin for a while after their last task (OpenBLAS, XLA's
-# pool, PyTorch's OpenMP); a pause before each benchmark lets them go to sleep first.
-_SETTLE_SECONDS = 0.2
+
+def settle_seconds() -> float:
+    """The pause before each benchmark (REFBP_BENCH_SETTLE, default 0.2 s): another
+    library's worker threads spin for a while after their last task (OpenBLAS, XLA's pool,
+    PyTorch's OpenMP), and a pause lets them go to sleep first.  ``refbp bench`` asks for
+    none when it pins every library to one thread: then nothing is left spinning, and on
+    the VMs here the pause itself slowed the rounds after it (the vCPU idles)."""
+    raw = os.environ.get("REFBP_BENCH_SETTLE", "").strip() or "0.2"
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise ValueError(f"REFBP_BENCH_SETTLE must be a number of seconds ≥ 0, got {raw!r}")
+    return seconds
+
+
 # The retry pass gives up after this many waits in a row that ended with the machine still
 # busy: a neighbour that stays is not waited out one benchmark at a time.
 _GIVE_UP_AFTER = 12
@@ -90,6 +104,7 @@ def pytest_benchmark_update_machine_info(config: Any, machine_info: dict[str, An
         "REFBP_BENCH_PEERS",
         "REFBP_BENCH_THREADS",
         "REFBP_BENCH_PASSES",
+        "REFBP_BENCH_SETTLE",
     )
     machine_info["refbp_bench"] = {
         "quick": cases.quick(),
@@ -197,8 +212,8 @@ def _quiet_start_and_load(request: pytest.FixtureRequest) -> Iterator[None]:
     _busy_waits_in_a_row = 0 if idle else _busy_waits_in_a_row + 1
     if deadline and not idle:  # a retry under the same contention would only cost time
         pytest.skip("the machine is still busy: the first attempt stands")
-    if not cases.quick():
-        time.sleep(_SETTLE_SECONDS)
+    if not cases.quick() and (pause := settle_seconds()) > 0:
+        time.sleep(pause)
     start = Usage.now()
     yield
     end = Usage.now()

@@ -179,3 +179,20 @@ def test_the_benchmark_session_waits_for_idle_and_says_whether_it_came(
     assert conftest._wait_for_idle(0.0, limit=0.05) == (0.0, True)  # no wait asked: go on
     shares[:] = [0.08]
     assert conftest._wait_for_idle(1.0, limit=0.10) == (0.5, True)  # the retry pass's limit
+
+
+@pytest.mark.parametrize("raw", ["-1", "nan", "inf", "soon"])
+def test_a_pause_that_is_not_a_number_of_seconds_is_refused(
+    raw: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.bench.conftest import settle_seconds
+
+    monkeypatch.setenv("REFBP_BENCH_SETTLE", raw)
+    with pytest.raises(
+        ValueError, match=f"REFBP_BENCH_SETTLE must be a number of seconds ≥ 0, got '{raw}'"
+    ):
+        settle_seconds()
+    monkeypatch.setenv("REFBP_BENCH_SETTLE", "0")
+    assert settle_seconds() == 0.0
+    monkeypatch.delenv("REFBP_BENCH_SETTLE")
+    assert settle_seconds() == 0.2  # a pytest run of tests/bench by hand pauses as before

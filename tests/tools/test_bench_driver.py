@@ -40,7 +40,8 @@ def test_records_how_it_was_run(benchmark):
     benchmark.extra_info["env"] = {
         k: os.environ.get(k)
         for k in ("REFBP_BENCH_QUICK", "REFBP_BENCH_PEERS", "REFBP_BENCH_WAIT_IDLE",
-                  "REFBP_BENCH_THREADS", "REFBP_BENCH_PASSES", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                  "REFBP_BENCH_THREADS", "REFBP_BENCH_PASSES", "REFBP_BENCH_SETTLE",
+                  "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                   "MKL_NUM_THREADS", "GLIBC_TUNABLES", "XLA_FLAGS")
     }
     benchmark(lambda: None)
@@ -130,6 +131,7 @@ def test_run_benchmarks_end_to_end(
         "REFBP_BENCH_WAIT_IDLE": "2.5",
         "REFBP_BENCH_THREADS": "1",
         "REFBP_BENCH_PASSES": "2",
+        "REFBP_BENCH_SETTLE": "0.0",  # every library on one thread: no pause
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
@@ -183,7 +185,7 @@ def test_run_benchmarks_end_to_end(
         "threads": 1, "env": {k: v for k, v in env.items() if k.endswith("_THREADS")
                               and not k.startswith("REFBP")},
         "malloc": "keep", "malloc_env": {"GLIBC_TUNABLES": env["GLIBC_TUNABLES"]},
-        "passes": 2, "wait_each": 2.5, "busy_limit": 0.1,
+        "passes": 2, "settle": 0.0, "wait_each": 2.5, "busy_limit": 0.1,
         "first_pass": {"benchmarks": 4, "contended": 3},
         "retry": {"wait_idle": 0.5, "budget": 300.0, "asked": 3, "retried": 3, "improved": 2,
                   "still_contended": 0},
@@ -203,6 +205,7 @@ def test_no_retry_and_no_pinning_when_asked(
     assert row["name"] == "test_in_turns[row]" and "passes" not in row["extra_info"]
     env = record["extra_info"]["env"]
     assert (env["REFBP_BENCH_THREADS"], env["REFBP_BENCH_QUICK"]) == ("0", "0")
+    assert env["REFBP_BENCH_SETTLE"] == "0.2"  # the libraries' own pools: a pause for them
     assert busy["extra_info"]["others_cpu"] == 0.6 and "attempts" not in busy["extra_info"]
     guard = data["machine_info"]["refbp_bench"]["guard"]
     assert (guard["threads"], guard["env"], guard["retry"], guard["waited_before"]) == (

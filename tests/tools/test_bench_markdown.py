@@ -168,6 +168,20 @@ def test_the_contention_section_says_how_many_passes_and_how_far_they_moved() ->
     assert f"apart by 10% at the median benchmark and by 50% at most (`{worst}`)" in text
 
 
+def test_the_contention_section_says_whether_each_benchmark_paused_first() -> None:
+    run = synthetic_run()
+    guard = run["machine_info"]["refbp_bench"]["guard"]
+    assert "pause" not in "\n".join(guard_lines(parse_results(run)))  # not recorded
+    guard["settle"] = 0.0
+    assert "No pause before each benchmark: with every library on one thread" in "\n".join(
+        guard_lines(parse_results(run))
+    )
+    guard["settle"] = 0.2
+    assert "A 0.2 s pause before each benchmark, for the libraries' own thread pools" in (
+        "\n".join(guard_lines(parse_results(run)))
+    )
+
+
 def test_the_contention_section_says_how_memory_was_handled() -> None:
     run = synthetic_run()
     meta = run["machine_info"]["refbp_bench"]
