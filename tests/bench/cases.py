@@ -134,19 +134,28 @@ def op_shape() -> tuple[int, int]:
     return (64, 256) if quick() else (256, 1024)
 
 
+def env_setting(
+    name: str, default: str, parse: Callable[[str], Any], ok: Callable[[Any], bool], expected: str
+) -> Any:
+    """The environment variable ``name`` (``default`` when unset or empty), parsed; a value
+    that does not parse or is not ``ok`` raises ValueError saying what was ``expected``."""
+    raw = os.environ.get(name, "").strip() or default
+    try:
+        value = parse(raw)
+    except ValueError:
+        value = None
+    if value is None or not ok(value):
+        raise ValueError(f"{name} must be {expected}, got {raw!r}")
+    return value
+
+
 def passes() -> int:
     """How many passes time each row (REFBP_BENCH_PASSES, default 1): the row's
     implementations one after the other, then all of them again, each pass with its share
     of the rounds.  A drift of the machine's speed while a row is timed then falls on every
     implementation of the row, where one pass would charge it to whichever implementation
     it fell on; ``refbp bench`` pools each implementation's rounds."""
-    raw = os.environ.get("REFBP_BENCH_PASSES", "").strip() or "1"
-    try:
-        n = int(raw)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise ValueError(f"REFBP_BENCH_PASSES must be a positive integer, got {raw!r}")
+    n: int = env_setting("REFBP_BENCH_PASSES", "1", int, lambda n: n >= 1, "a positive integer")
     return n
 
 

@@ -10,6 +10,7 @@ the remaining benchmarks are skipped: the retry pass's budget)."""
 from __future__ import annotations
 
 import importlib.metadata
+import math
 import os
 import platform
 import time
@@ -28,13 +29,10 @@ def settle_seconds() -> float:
     PyTorch's OpenMP), and a pause lets them go to sleep first.  ``refbp bench`` asks for
     none when it pins every library to one thread: then nothing is left spinning, and on
     the VMs here the pause itself slowed the rounds after it (the vCPU idles)."""
-    raw = os.environ.get("REFBP_BENCH_SETTLE", "").strip() or "0.2"
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds < float("inf"):
-        raise ValueError(f"REFBP_BENCH_SETTLE must be a number of seconds ≥ 0, got {raw!r}")
+    seconds: float = cases.env_setting(
+        "REFBP_BENCH_SETTLE", "0.2", float, lambda s: 0 <= s < math.inf,
+        "a number of seconds ≥ 0",
+    )  # fmt: skip
     return seconds
 
 
