@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 import numpy as np
 
 from refbp import kernels
 from refbp._constants import GELU_C, GELU_CLIP, GELU_K, LEAKY_SLOPE
+from refbp._entries import bare, call_checked, checked
 from refbp._types import FloatArray
 
 __all__ = ["ACTIVATIONS", "Activation", "get_activation"]
@@ -72,15 +73,23 @@ class Activation:
 
     def backward(self, z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
         """dC/dz (B, O) from g = dC/da (B, O): g ⊙ σ'(z), or the VJP for softmax."""
+        where = f"ACTIVATIONS[{self.name!r}].backward"
+        out: FloatArray = call_checked(
+            self._backward, where, ("z", "a", "g"), not self.elementwise, (z, a, g)
+        )
+        return out
+
+    def _backward(self, z: FloatArray, a: FloatArray, g: FloatArray) -> FloatArray:
         if self.vjp is not None:
-            return self.vjp(z, a, g)
+            return bare(self.vjp)(z, a, g)
         assert self.derivative is not None
-        return g * self.derivative(z, a)
+        return g * bare(self.derivative)(z, a)
 
     @property
     def functions(self) -> tuple[Forward, Backward]:
-        """(forward, backward) as the network runs them: the kernels where there are some."""
-        return (self.fast_forward or self.forward, self.fast_backward or self.backward)
+        """(forward, backward) as the network runs them, on arrays it has checked: the
+        kernels where there are some, else the bare reference forms."""
+        return (self.fast_forward or bare(self.forward), self.fast_backward or self._backward)
 
 
 _REGISTRY: dict[str, Activation] = {}
@@ -89,9 +98,21 @@ ACTIVATIONS: Mapping[str, Activation] = MappingProxyType(_REGISTRY)
 
 
 def _register(entry: Activation) -> None:
+    """Add ``entry``, its public forms checked at the door (``refbp._entries``)."""
     if entry.name in _REGISTRY:
         raise ValueError(f"activation {entry.name!r} is registered twice")
-    _REGISTRY[entry.name] = entry
+    rows = entry.derivative is None
+    door = f"ACTIVATIONS[{entry.name!r}]"
+    _REGISTRY[entry.name] = replace(
+        entry,
+        forward=checked(entry.forward, f"{door}.forward", ("z",), rows=rows),
+        derivative=None if entry.derivative is None else checked(
+            entry.derivative, f"{door}.derivative", ("z", "a"), rows=False
+        ),
+        vjp=None if entry.vjp is None else checked(
+            entry.vjp, f"{door}.vjp", ("z", "a", "g"), rows=True
+        ),
+    )  # fmt: skip
 
 
 def get_activation(name: object, where: str = "refbp") -> Activation:

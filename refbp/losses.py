@@ -24,13 +24,14 @@ Adding a loss is one entry in ``_TABLE`` here and one in ``oracle.functions``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal
 
 import numpy as np
 
 from refbp import loss_kernels, output_forms
+from refbp._entries import bare, checked
 from refbp._types import FloatArray
 from refbp.output_forms import OutputForm
 
@@ -64,8 +65,9 @@ class Loss:
 
     @property
     def functions(self) -> tuple[LossFunction, LossFunction]:
-        """(value, grad) as the network runs them: the kernels where there are some."""
-        return (self.fast_value or self.value, self.fast_grad or self.grad)
+        """(value, grad) as the network runs them, on arrays it has checked: the kernels
+        where there are some, else the bare reference forms."""
+        return (self.fast_value or bare(self.value), self.fast_grad or bare(self.grad))
 
 
 _REGISTRY: dict[str, Loss] = {}
@@ -74,9 +76,15 @@ LOSSES: Mapping[str, Loss] = MappingProxyType(_REGISTRY)
 
 
 def _register(entry: Loss) -> None:
+    """Add ``entry``, its public forms checked at the door (``refbp._entries``)."""
     if entry.name in _REGISTRY:
         raise ValueError(f"loss {entry.name!r} is registered twice")
-    _REGISTRY[entry.name] = entry
+    door = f"LOSSES[{entry.name!r}]"
+    _REGISTRY[entry.name] = replace(
+        entry,
+        value=checked(entry.value, f"{door}.value", ("a", "y"), rows=True),
+        grad=checked(entry.grad, f"{door}.grad", ("a", "y"), rows=True),
+    )
 
 
 def get_loss(name: object, where: str = "refbp") -> Loss:
