@@ -37,3 +37,20 @@ def seconds(text: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text}")
     return value
+
+
+def number(what: str, name: str, ok: Callable[[float], bool]) -> Callable[[str], float]:
+    """An argparse type: a finite float for which ``ok`` holds, refused as ``what`` otherwise
+    (nan and inf are never a setting)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not (math.isfinite(value) and ok(value)):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
+        return value
+
+    parse.__name__ = name
+    return parse

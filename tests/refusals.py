@@ -43,3 +43,24 @@ def raises(exc: type[BaseException], *parts: str) -> Any:
     """pytest.raises for ``exc`` whose message contains every part, in order."""
     return pytest.raises(exc, match=".*".join(re.escape(p) for p in parts))
 
+
+
+def command_refusal(argv: list[str]) -> str:
+    """Run ``refbp argv`` (warnings as errors); assert it refused with exit 2, argparse's or
+    the command's own, and return the last line it wrote to stderr."""
+    import contextlib
+    import io
+    import warnings
+
+    from refbp.cli import main
+
+    err = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stderr(err):
+        warnings.simplefilter("error")
+        try:
+            code: object = main(argv)
+        except SystemExit as exc:  # argparse's refusal of a flag's value
+            code = exc.code
+    said = err.getvalue().strip()
+    assert code == 2, (code, said)
+    return said.splitlines()[-1] if said else ""

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from refbp.cli import main
+from tests.refusals import command_refusal
 
 
 @pytest.fixture(autouse=True)
@@ -53,12 +54,9 @@ def _train(
 
 
 def _refused(tmp_path: Path, *args: str) -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        with pytest.raises(SystemExit) as exc:
-            main(["train", *args, "--out", str(tmp_path / "o")])
+    said = command_refusal(["train", *args, "--out", str(tmp_path / "o")])
     assert not (tmp_path / "o").exists()
-    return str(exc.value)
+    return said
 
 
 def test_the_label_first_is_used_when_named_and_the_choice_is_said(
@@ -322,7 +320,8 @@ def test_npz_contents(tmp_path: Path) -> None:
         (None, ["--data", "{tmp}/nothing.npz"], "no such file"),
         ("text", ["--data", "{tmp}/notes.txt"], "must be .npz or .csv"),
         ("csv", ["--data", "{tmp}/t.csv", "--test-fraction", "0"], "--test-fraction"),
-        ("csv", ["--data", "{tmp}/t.csv", "--lr", "-1"], "train: lr must be"),
+        ("csv", ["--data", "{tmp}/t.csv", "--lr", "-1"],
+         "argument --lr: expected a learning rate above 0, got -1"),
     ],
 )
 def test_bad_input_exits_with_a_message(
@@ -380,7 +379,7 @@ def test_the_installed_command_prints_one_line_and_no_warning(
     text: str, message: str, tmp_path: Path
 ) -> None:
     """As a user runs it: stderr is the one message (no traceback, no NumPy text, no
-    UserWarning naming a source file), exit code 1, nothing written."""
+    UserWarning naming a source file), exit code 2 (unusable input), nothing written."""
     import subprocess
     import sys
 
@@ -390,6 +389,6 @@ def test_the_installed_command_prints_one_line_and_no_warning(
         [sys.executable, "-m", "refbp.cli", "train", "--data", str(path), "--out", "o"],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    assert (done.returncode, done.stdout) == (1, "")
+    assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == f"refbp train: {path} {message}\n"
     assert not (tmp_path / "o").exists()

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from refbp._types import FloatArray
+from refbp_tools.argtypes import count, number, positive
 from refbp_tools.paths import unwritable
 from refbp_tools.progress import Progress
 from refbp_tools.train.data import Dataset, Task, decide_task, describe, load, load_digits
@@ -43,16 +46,20 @@ def _delimiter(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-# flag, type, default, help: the optimisation options, each shown with its default in --help
-_TRAINING: tuple[tuple[str, type, float, str], ...] = (
-    ("--epochs", int, 30, "passes over the training split"),
-    ("--lr", float, 0.1, "SGD learning rate"),
-    ("--batch-size", int, 32, "examples per SGD step"),
-    ("--momentum", float, 0.9, "momentum μ, 0 for plain SGD"),
-    ("--weight-decay", float, 1e-4, "L2 decay on the weights, not the biases"),
-    ("--test-fraction", float, 0.25, "share held out for testing, in (0, 1)"),
-    ("--seed", int, 0, "seed of the split, init and batches"),
-)
+# flag, type, default, help: the optimisation options, each shown with its default in --help;
+# a value outside its range is refused by argparse (exit 2, the flag named), before any work
+_TRAINING: tuple[tuple[str, Callable[[str], Any], float, str], ...] = (
+    ("--epochs", positive, 30, "passes over the training split"),
+    ("--lr", number("a learning rate above 0", "lr", lambda v: v > 0), 0.1, "SGD learning rate"),
+    ("--batch-size", positive, 32, "examples per SGD step"),
+    ("--momentum", number("a momentum in [0, 1)", "momentum", lambda v: 0 <= v < 1), 0.9,
+     "momentum μ, 0 for plain SGD"),
+    ("--weight-decay", number("a weight decay of at least 0", "decay", lambda v: v >= 0), 1e-4,
+     "L2 decay on the weights, not the biases"),
+    ("--test-fraction", number("a fraction in (0, 1)", "fraction", lambda v: 0 < v < 1), 0.25,
+     "share held out for testing, in (0, 1)"),
+    ("--seed", count, 0, "seed of the split, init and batches"),
+)  # fmt: skip
 
 
 def _data_arguments(p: argparse.ArgumentParser) -> None:
@@ -84,7 +91,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     _data_arguments(p)
     p.add_argument(
         "--hidden",
-        type=int,
+        type=positive,
         nargs="*",
         default=[128],
         help="hidden layer widths (default: %(default)s)",
@@ -188,6 +195,19 @@ def _split_checked(n: int, task: Task, args: argparse.Namespace) -> tuple[np.nda
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train and write the reports.  Exit 0: done; 1: the training diverged; 2: the
+    arguments, the data or a path cannot be used (said on stderr).  Nothing is written
+    unless the training succeeded."""
+    try:
+        return _train_and_write(args)
+    except SystemExit as exc:
+        if isinstance(exc.code, str):  # a refusal, with its message: a usage error
+            print(exc.code, file=sys.stderr)
+            return 2
+        raise
+
+
+def _train_and_write(args: argparse.Namespace) -> int:
     import refbp
 
     start = time.perf_counter()
@@ -204,10 +224,15 @@ def run(args: argparse.Namespace) -> int:
     tr, te = _split_checked(len(data.X), task, args)
     for line in describe(data, task):
         print(line, flush=True)
-    X = data.X
-    # Standardise with training statistics only, so the held-out split stays unseen.
+    # Standardise with training statistics only, so the held-out split stays unseen (a
+    # constant column is divided by 1).  The statistics are taken of each column divided by
+    # the power of two nearest its largest training magnitude: that division is exact, so
+    # the result has the same bits as without it, and values near the float64 limit no
+    # longer overflow in the sum or the squares.
+    scale = np.ldexp(1.0, np.frexp(np.abs(data.X[tr]).max(axis=0))[1])
+    X = data.X / scale
     mu, sd = X[tr].mean(axis=0), X[tr].std(axis=0)
-    sd[sd == 0] = 1.0
+    sd[sd == 0] = 1.0 / scale[sd == 0]
     Xs = (X - mu) / sd
     loss = "softmax_cross_entropy" if task.classification else "mse"
     sizes = [X.shape[1], *args.hidden, task.Y.shape[1]]
@@ -215,6 +240,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         net = refbp.MLP.init(sizes, acts, loss, dtype=np.dtype(args.dtype), seed=args.seed)
         curves = _fit(net, Xs, task, tr, te, data.name, args)
+    except refbp.NumericalError as exc:  # the settings made the training diverge
+        print(f"refbp train: {exc}", file=sys.stderr)
+        return 1
     except (refbp.RefbpError, ValueError) as exc:  # refbp's messages name the culprit
         raise SystemExit(f"refbp train: {exc}") from None
 
@@ -236,12 +264,18 @@ def run(args: argparse.Namespace) -> int:
         summary["classes"] = [str(c) for c in task.classes.tolist()]
         summary["train_accuracy"] = _accuracy(net, Xs[tr], task.labels[tr])
         summary["test_accuracy"] = _accuracy(net, Xs[te], task.labels[te])
+    if (
+        args.save is not None
+    ):  # first: a network that cannot be saved leaves the reports as they were
+        try:
+            Path(args.save).parent.mkdir(parents=True, exist_ok=True)
+            summary["saved"] = str(refbp.save(net, args.save))
+        except OSError as exc:
+            raise SystemExit(f"refbp train: --save: cannot write {args.save}: {exc}") from None
     args.out.mkdir(parents=True, exist_ok=True)
     png = args.out / f"train-{data.name}.png"
     title = f"{data.name}: {sizes} {args.activation}, {loss}"
     summary["plot"] = str(png) if plot(curves, png, title) else None
-    if args.save is not None:
-        summary["saved"] = str(refbp.save(net, args.save))
     summary["seconds"] = round(time.perf_counter() - start, 3)
     (args.out / f"train-{data.name}.json").write_text(json.dumps(summary, indent=2) + "\n")
     for k, v in summary.items():
