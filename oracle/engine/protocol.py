@@ -311,7 +311,7 @@ def load_target(spec: str) -> tuple[Callable[..., Any], str]:
         sys.path.insert(0, "")
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a script's sys.exit() at import, too
         raise ProtocolError(
             f"--target {spec}: cannot import {module_name!r}: {type(exc).__name__}: {exc}"
         ) from exc

@@ -155,6 +155,9 @@ def run(args: argparse.Namespace) -> int:
         why = None if path is None else unwritable(path, directory=directory)
         if why is not None:
             return _usage(f"{flag}: {why}")
+    report = args.out / "verification.md"
+    if args.json is not None and args.json.resolve() == report.resolve():
+        return _usage(f"--json {args.json} is the Markdown report's own path; name another file")
     try:
         expectations = read_expectations(args.expect_failures) if args.expect_failures else []
         make, spec = load_target(args.target)
@@ -192,7 +195,6 @@ def run(args: argparse.Namespace) -> int:
         print()
         print(summary.failure_text())
     meta = {"profile": args.profile}
-    report = args.out / "verification.md"
     data = {**summary.to_json(), "profile": args.profile}
     text = markdown(summary, meta)
     if args.accuracy > 0:

@@ -92,6 +92,10 @@ def test_a_planted_bug_exits_1_with_its_diagnosis_in_the_json(cache: Path, tmp_p
     [
         (["--target", "no_such_module_xyz:make"], "cannot import 'no_such_module_xyz'"),
         (
+            ["--target", "tests.judge.exits_on_import:make"],
+            "cannot import 'tests.judge.exits_on_import': SystemExit: 3",
+        ),
+        (
             ["--activations", "relu,swish"],
             "capabilities['activations'] has unknown names ['swish']",
         ),
@@ -114,6 +118,14 @@ def test_an_unknown_expectation_is_a_usage_error(cache: Path, tmp_path: Path) ->
     pins.write_text("kink_convention:leaky_relu\nno_such_id\n")
     r = verify_cmd([*FAST, "--expect-failures", str(pins), "--out", str(tmp_path)], cache)
     assert r.returncode == 2 and f"{pins}:2: unknown id 'no_such_id'" in r.stderr
+
+
+def test_a_json_report_onto_the_markdown_report_is_refused(cache: Path, tmp_path: Path) -> None:
+    (tmp_path / "verification.md").write_text("the previous report\n")
+    r = verify_cmd([*FAST, "--out", str(tmp_path), "--json", str(tmp_path / "verification.md")],
+                   cache)  # fmt: skip
+    assert r.returncode == 2 and "is the Markdown report's own path" in r.stderr
+    assert (tmp_path / "verification.md").read_text() == "the previous report\n"
 
 
 def test_usage_errors_are_argparse_errors(cache: Path) -> None:
