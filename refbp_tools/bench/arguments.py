@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from refbp_tools.argtypes import positive
@@ -147,8 +148,9 @@ def refusal(args: argparse.Namespace) -> str | None:
     if args.threads < 0:
         return f"--threads must be 0 (leave as is) or a positive count, got {args.threads}"
     for flag in ("wait_idle", "wait_each", "retry_wait", "retry_budget"):
-        if not getattr(args, flag) >= 0:  # negative or nan
-            return f"--{flag.replace('_', '-')} must be ≥ 0 seconds, got {getattr(args, flag)}"
+        value = getattr(args, flag)
+        if not (value >= 0 and math.isfinite(value)):  # negative, nan or forever
+            return f"--{flag.replace('_', '-')} must be a finite number ≥ 0 of seconds, got {value}"
     why = unwritable(args.out, directory=True)
     return None if why is None else f"--out: {why}"
 

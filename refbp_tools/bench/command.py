@@ -5,6 +5,7 @@ Markdown and the plots, print the targets and the contention, exit with pytest's
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -92,7 +93,7 @@ def _benchmark(args: argparse.Namespace, bench_dir: Path) -> tuple[Path | None, 
     code = driver.run_benchmarks(root, json_file, settings, json_file.with_suffix(".log"))
     print(f"refbp bench: ran in {time.perf_counter() - start:.0f} s")
     if not json_file.exists():
-        print("refbp bench: pytest wrote no benchmark JSON; see the log")
+        print("refbp bench: pytest wrote no benchmark JSON; see the log", file=sys.stderr)
         return None, code or 1
     return json_file, code
 
@@ -114,13 +115,13 @@ def _print_summary(res: Results) -> None:
 def run(args: argparse.Namespace) -> int:
     why = refusal(args)
     if why is not None:
-        print(f"refbp bench: {why}")
+        print(f"refbp bench: {why}", file=sys.stderr)
         return 2
     code = 0
     if args.from_json is not None:
         json_file: Path | None = args.from_json
         if not args.from_json.exists():
-            print(f"refbp bench: no such file {args.from_json}")
+            print(f"refbp bench: no such file {args.from_json}", file=sys.stderr)
             return 2
     else:
         json_file, code = _benchmark(args, args.out / "bench")
@@ -130,9 +131,9 @@ def run(args: argparse.Namespace) -> int:
         res = load_results(json_file)
     except NotABenchRun as exc:  # nothing to report: the reports there stay as they are
         if args.from_json is not None:
-            print(f"refbp bench: --from-json {json_file}: {exc}")
+            print(f"refbp bench: --from-json {json_file}: {exc}", file=sys.stderr)
             return 2
-        print(f"refbp bench: {json_file} {exc}; no report written (see the log)")
+        print(f"refbp bench: {json_file} {exc}; no report written (see the log)", file=sys.stderr)
         return code or 1
     md_path, plots, flagged = write_reports(
         res, args.out, args.compare, args.threshold, not args.no_plots, args.compare_stat

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -249,15 +250,21 @@ def run(args: argparse.Namespace) -> int:
             mark = "  (equivalent)" if m.equivalent else ""
             print(f"{m.name:38s} {m.path:22s} {m.description}{mark}")
         return 0
+    if not (root / "refbp").is_dir():
+        print(f"refbp mutate: --root {root} holds no refbp/ to mutate", file=sys.stderr)
+        return 2
     why = unwritable(args.reports, directory=True)
     if why is not None:
-        print(f"refbp mutate: --reports: {why}")
+        print(f"refbp mutate: --reports: {why}", file=sys.stderr)
         return 2
     chosen = list(CATALOGUE)
     if args.only:
         unknown = sorted(set(args.only) - {m.name for m in CATALOGUE})
         if unknown:
-            print(f"refbp mutate: unknown mutation(s) {unknown}; see `refbp mutate --list`")
+            print(
+                f"refbp mutate: unknown mutation(s) {unknown}; see `refbp mutate --list`",
+                file=sys.stderr,
+            )
             return 2
         chosen = [m for m in CATALOGUE if m.name in set(args.only)]
     started = time.perf_counter()
@@ -268,9 +275,12 @@ def run(args: argparse.Namespace) -> int:
         _copy_project(root, sources)
         problems = catalogue_problems(sources)
         if problems:
-            print("refbp mutate: the catalogue does not apply to the current sources:")
+            print(
+                "refbp mutate: the catalogue does not apply to the current sources:",
+                file=sys.stderr,
+            )
             for p in problems:
-                print(f"  {p}")
+                print(f"  {p}", file=sys.stderr)
             return 2
         print(f"refbp mutate: the copies import {_smoke(sources)}")
         baseline = _baseline(args, root, sources)
@@ -293,7 +303,7 @@ def _baseline(
         root, None, args.timeout * 2, [], stop_first=False, sources=sources
     )
     if code is None:
-        print("refbp mutate: the unmutated suite timed out")
+        print("refbp mutate: the unmutated suite timed out", file=sys.stderr)
         return None
     deselect = sorted(set(deselect) | set(_FAILED.findall(out)))
     print(

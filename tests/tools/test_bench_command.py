@@ -25,11 +25,14 @@ def test_bad_arguments_are_refused_before_anything_runs(
             dict(peers="jax,tensorflow"),
         "refbp bench: --threads must be 0 (leave as is) or a positive count, got -1":
             dict(threads=-1),
-        "refbp bench: --wait-idle must be ≥ 0 seconds, got -1.0": dict(wait_idle=-1.0),
-        "refbp bench: --wait-each must be ≥ 0 seconds, got -4.0": dict(wait_each=-4.0),
-        "refbp bench: --retry-wait must be ≥ 0 seconds, got -2.0": dict(retry_wait=-2.0),
-        "refbp bench: --retry-budget must be ≥ 0 seconds, got -3.0": dict(retry_budget=-3.0),
-        "refbp bench: --wait-each must be ≥ 0 seconds, got nan": dict(wait_each=float("nan")),
+        "refbp bench: --wait-idle must be a finite number ≥ 0 of seconds, got -1.0": dict(wait_idle=-1.0),
+        "refbp bench: --wait-each must be a finite number ≥ 0 of seconds, got -4.0": dict(wait_each=-4.0),
+        "refbp bench: --retry-wait must be a finite number ≥ 0 of seconds, got -2.0": dict(retry_wait=-2.0),
+        "refbp bench: --retry-budget must be a finite number ≥ 0 of seconds, got -3.0": dict(retry_budget=-3.0),
+        "refbp bench: --wait-each must be a finite number ≥ 0 of seconds, got nan":
+            dict(wait_each=float("nan")),
+        "refbp bench: --wait-idle must be a finite number ≥ 0 of seconds, got inf":
+            dict(wait_idle=float("inf")),
         f"refbp bench: no such file {tmp_path / 'missing.json'}":
             dict(from_json=tmp_path / "missing.json"),
     }  # fmt: skip
@@ -40,7 +43,8 @@ def test_bad_arguments_are_refused_before_anything_runs(
     a_file.write_text("kept\n")
     for message, kw in refusals.items():
         assert command.run(bench_args(**{"out": tmp_path, **kw})) == 2
-        assert capsys.readouterr().out == message + "\n"
+        said = capsys.readouterr()
+        assert (said.out, said.err) == ("", message + "\n")  # a usage error, on stderr
     assert [p.name for p in tmp_path.iterdir()] == ["a_file"] and a_file.read_text() == "kept\n"
 
 
@@ -85,7 +89,7 @@ def test_a_json_that_is_no_benchmark_run_is_refused_and_the_report_kept(
     bad.write_text(text)
     capsys.readouterr()
     assert command.run(bench_args(from_json=bad, out=out)) == 2
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err
     assert printed.startswith(f"refbp bench: --from-json {bad}: ") and said in printed
     assert (out / "bench.md").read_text() == report  # the good report is not overwritten
     # and a broken file beside a good run does not stop the good run's report (the spread
@@ -235,7 +239,7 @@ def test_bench_command_without_json_plots_and_waiting(
     monkeypatch.setattr(driver, "project_root", lambda: tmp_path / "checkout")
     monkeypatch.setattr(driver, "run_benchmarks", lambda *a: 0)
     assert cli.main(["bench", "--out", str(tmp_path / "o2"), "--no-plots"]) == 1
-    assert capsys.readouterr().out.endswith(
+    assert capsys.readouterr().err == (
         "refbp bench: pytest wrote no benchmark JSON; see the log\n"
     )
 

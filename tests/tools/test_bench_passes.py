@@ -193,6 +193,6 @@ def test_from_json_pools_a_raw_run_of_passes_and_refuses_one_without_its_rounds(
     bad = write_json(tmp_path / "c" / "stripped.json", stripped)
     capsys.readouterr()
     assert command.run(bench_args(from_json=bad, out=out)) == 2
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err
     assert printed.startswith(f"refbp bench: --from-json {bad}: holds single passes (")
     assert (out / "bench.md").read_text() == report

@@ -190,7 +190,7 @@ def test_suite_command(tmp_path: Path) -> None:
     assert cmd._suite(tmp_path, []) == [*head, "-x", cmd.SUITE[0], cmd.SUITE[-1]]
 
 
-def test_list_and_unknown_names(capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_and_unknown_names(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     from refbp.cli import main
 
     assert main(["mutate", "--list"]) == 0
@@ -202,7 +202,9 @@ def test_list_and_unknown_names(capsys: pytest.CaptureFixture[str]) -> None:
     equivalent = sum(m.equivalent is not None for m in mut.CATALOGUE)
     assert sum(line.endswith("  (equivalent)") for line in lines) == equivalent >= 1
     assert main(["mutate", "--only", "no_such_mutant"]) == 2
-    assert "unknown mutation" in capsys.readouterr().out
+    assert "unknown mutation" in capsys.readouterr().err
+    assert main(["mutate", "--root", str(tmp_path)]) == 2
+    assert "holds no refbp/ to mutate" in capsys.readouterr().err
 
 
 def test_reports_default_to_dot_refbp_in_the_current_directory() -> None:

@@ -353,7 +353,7 @@ def test_baseline_timeout_stops_the_run(
 ) -> None:
     monkeypatch.setenv("REFBP_FAKE_SLEEP", "1")
     assert _mutate(fake_project, tmp_path, "--timeout", "1", "--only", "elu_prime_at_zero_ge") == 2
-    assert capsys.readouterr().out.splitlines()[-1] == "refbp mutate: the unmutated suite timed out"
+    assert capsys.readouterr().err.splitlines()[-1] == "refbp mutate: the unmutated suite timed out"
     assert not (tmp_path / "mutation.md").exists()
 
 
@@ -391,7 +391,7 @@ def test_a_stale_catalogue_stops_the_run_before_any_copy(
     target = root / relu.path
     target.write_text(target.read_text(encoding="utf-8").replace(relu.old, "", 1), "utf-8")
     assert _mutate(root, tmp_path / "reports") == 2
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert out.startswith("refbp mutate: the catalogue does not apply to the current sources:\n")
     assert "\n  relu_prime_at_zero_is_one: " in out
     assert not (tmp_path / "reports").exists()
@@ -403,7 +403,7 @@ def test_an_unusable_reports_place_is_refused_before_any_mutant_runs(
     a_file = tmp_path / "a_file"
     a_file.write_text("kept\n")
     assert _mutate(fake_project, a_file) == 2
-    assert capsys.readouterr().out == (
+    assert capsys.readouterr().err == (
         f"refbp mutate: --reports: {a_file} exists and is not a directory\n"
     )
     assert a_file.read_text() == "kept\n"
