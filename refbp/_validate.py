@@ -221,7 +221,11 @@ def real(
 ) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise DTypeError(f"{where}: {name} must be a real number, got {type(value).__name__}")
-    v = float(value)
+    shown: object = value
+    try:
+        v = shown = float(value)
+    except OverflowError:  # an int beyond every float, such as 2**1100: refused below
+        v = math.nan
     ok = (
         math.isfinite(v)
         and (v > low if low_open else v >= low)
@@ -230,7 +234,9 @@ def real(
     if not ok:
         lo = "(" if low_open else "["
         hi = ")" if high_open or high == math.inf else "]"
-        raise ConfigError(f"{where}: {name} must be finite and in {lo}{low}, {high}{hi}, got {v}")
+        raise ConfigError(
+            f"{where}: {name} must be finite and in {lo}{low}, {high}{hi}, got {shown}"
+        )
     return v
 
 

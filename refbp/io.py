@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from refbp._validate import check_finite
 from refbp.errors import DTypeError, FormatError, RefbpError
 from refbp.network import MLP
 
@@ -25,6 +26,10 @@ def save(net: MLP, path: str | os.PathLike[str]) -> Path:
     """Write ``net`` to ``path`` (``.npz`` is appended if missing); return the path written."""
     if not isinstance(net, MLP):
         raise DTypeError(f"save: net must be a refbp.MLP, got {type(net).__name__}")
+    # load() refuses a network with inf or NaN parameters: do not write a file it would refuse
+    for kind, params in (("weights", net.weights), ("biases", net.biases)):
+        for i, arr in enumerate(params):
+            check_finite(arr, f"{kind}[{i}]", "save")
     arrays: dict[str, np.ndarray] = {
         "format": np.array(FORMAT),
         "activations": np.array(net.activations, dtype=np.str_),

@@ -20,7 +20,7 @@ import numpy as np
 
 from refbp import _validate as check
 from refbp._types import FloatArray
-from refbp.errors import DTypeError
+from refbp.errors import DTypeError, NumericalError
 from refbp.network import MLP, not_finite_error
 
 __all__ = ["batch_indices", "train"]
@@ -49,7 +49,9 @@ def train(
     An epoch's loss is the mean over its samples of the data loss each batch had just before
     its update (the L2 term is not included).  ``on_epoch(epoch, loss)`` is called after each
     epoch, e.g. for a progress bar.  X and Y are never modified.  For softmax cross-entropy,
-    Y may be integer class labels (N,) instead of one-hot rows.
+    Y may be integer class labels (N,) instead of one-hot rows.  If the training diverges (a
+    loss or a parameter becomes inf or NaN) it raises NumericalError and leaves ``net`` as it
+    was before the call.
 
     The defaults (lr 0.1, 10 epochs) are a cautious start, not a recipe: a good learning rate
     depends on the loss's scale and the data.  XOR on the [2, 3, 1] network of the tutorial
@@ -72,34 +74,45 @@ def train(
     mu = check.real(momentum, "momentum", where, low=0.0, high=1.0, high_open=True)
     lam = check.real(weight_decay, "weight_decay", where, low=0.0)
     seed = check.seed(seed, where)
+    if on_epoch is not None and not callable(on_epoch):
+        raise DTypeError(
+            f"{where}: on_epoch must be a function (epoch, loss) or None, "
+            f"got {type(on_epoch).__name__}"
+        )
 
     params = [*net._w, *net._b]
+    before = [p.copy() for p in params]  # put back if the training diverges
     decays = [lam] * len(net._w) + [0.0] * len(net._b)
     velocity = [np.zeros_like(p) for p in params] if mu > 0 else []
     rng = np.random.default_rng(seed)
     n = x.shape[0]
     history: list[float] = []
-    for epoch in range(n_epochs):
-        total = 0.0
-        for idx in batch_indices(n, bs, rng):
-            bp = net._backprop(x[idx], y[idx], where, need_grad_input=False)
-            total += bp.loss * len(idx)
-            grads = [*bp.grad_weights, *bp.grad_biases]
-            with np.errstate(all="ignore"):  # results are checked below, not flags
-                for i, (p, g) in enumerate(zip(params, grads, strict=True)):
-                    if decays[i] > 0:
-                        g = g + decays[i] * p
-                    if mu > 0:
-                        velocity[i] *= mu
-                        velocity[i] += g
-                        g = velocity[i]
-                    p -= alpha * g  # in place: these are the network's own arrays
-            if not all(np.isfinite(p).all() for p in params):
-                raise not_finite_error(
-                    f"{where} (epoch {epoch}, lr={alpha})",
-                    "a parameter after an update (training diverged)",
-                )
-        history.append(total / n)
-        if on_epoch is not None:
-            on_epoch(epoch, history[-1])
+    try:
+        for epoch in range(n_epochs):
+            total = 0.0
+            for idx in batch_indices(n, bs, rng):
+                bp = net._backprop(x[idx], y[idx], where, need_grad_input=False)
+                total += bp.loss * len(idx)
+                grads = [*bp.grad_weights, *bp.grad_biases]
+                with np.errstate(all="ignore"):  # results are checked below, not flags
+                    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+                        if decays[i] > 0:
+                            g = g + decays[i] * p
+                        if mu > 0:
+                            velocity[i] *= mu
+                            velocity[i] += g
+                            g = velocity[i]
+                        p -= alpha * g  # in place: these are the network's own arrays
+                if not all(np.isfinite(p).all() for p in params):
+                    raise not_finite_error(
+                        f"{where} (epoch {epoch}, lr={alpha})",
+                        "a parameter after an update (training diverged)",
+                    )
+            history.append(total / n)
+            if on_epoch is not None:
+                on_epoch(epoch, history[-1])
+    except NumericalError:  # the parameters may hold inf by now: give the network back whole
+        for p, p0 in zip(params, before, strict=True):
+            p[...] = p0
+        raise
     return history

@@ -217,3 +217,16 @@ def test_load_refuses_a_loss_that_is_not_one_name(
     what = f": expected 'loss' to be one name, got {shown}"
     with pytest.raises(FormatError, match=_refused(path, what)):
         refbp.load(path)
+
+
+def test_save_refuses_a_network_load_would_refuse(tmp_path: Path) -> None:
+    """Parameters changed in place to inf: save says so instead of writing a file that load
+    refuses."""
+    net = refbp.MLP([np.ones((2, 2)), np.ones((2, 1))], [np.zeros(2), np.zeros(1)],
+                    ["tanh", "identity"], "mse")  # fmt: skip
+    net.biases[1][0] = np.inf  # the network's own array (as a diverged update once left it)
+    if np.isfinite(net.biases[1]).all():
+        pytest.skip("biases are copies here: nothing can make the network non-finite")
+    with pytest.raises(refbp.NonFiniteError, match=r"^save: biases\[1\] must be finite, got inf"):
+        refbp.save(net, tmp_path / "n.npz")
+    assert not (tmp_path / "n.npz").exists()

@@ -254,10 +254,15 @@ def test_divergence_is_a_numerical_error_not_a_warning(dtype: type, lr: float) -
     rng = np.random.default_rng(0)
     X, Y = rng.normal(size=(64, 4)), 10 * rng.normal(size=(64, 2))
     net = refbp.MLP.init([4, 16, 2], ["relu", "identity"], "mse", dtype=dtype)
+    before = [p.copy() for p in (*net.weights, *net.biases)]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a RuntimeWarning would fail here
         with pytest.raises(refbp.NumericalError, match=r"^train.*lower lr"):
             refbp.train(net, X, Y, lr=lr, batch_size=8, epochs=50)
+    # the network is as it was before the call (it held infinities, which save() wrote and
+    # load() refused): usable, savable, and the same bits
+    after = [*net.weights, *net.biases]
+    assert all(np.array_equal(p, q) and p.dtype == q.dtype for p, q in zip(after, before, strict=True))
 
 
 def test_an_update_that_overflows_is_a_numerical_error_with_the_documented_message() -> None:

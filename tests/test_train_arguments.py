@@ -116,3 +116,21 @@ def test_train_refuses_bad_data_before_touching_the_network() -> None:
         refbp.train(net, X[:, :2], Y, epochs=1)
     for w, w0 in zip(net.weights, before, strict=True):
         np.testing.assert_array_equal(w, w0)
+
+
+@pytest.mark.parametrize("arg", ["lr", "momentum", "weight_decay"])
+def test_an_int_beyond_every_float_is_refused_as_out_of_range_not_an_overflow(arg: str) -> None:
+    X, Y = make_data()
+    with raises(ValueError, "train", f"{arg} must be finite and in", f"got {2**1100}"):
+        refbp.train(make_net(), X, Y, **{arg: 2**1100})
+
+
+def test_on_epoch_that_is_not_callable_is_refused_before_the_first_epoch() -> None:
+    """It used to fail after a whole epoch, the network already trained, with Python's
+    "'int' object is not callable" naming neither train nor on_epoch."""
+    X, Y = make_data()
+    net = make_net()
+    before = [w.copy() for w in net.weights]
+    with raises(TypeError, "train: on_epoch must be a function (epoch, loss) or None, got int"):
+        refbp.train(net, X, Y, on_epoch=5)  # type: ignore[arg-type]
+    assert all(np.array_equal(w, b) for w, b in zip(net.weights, before, strict=True))
