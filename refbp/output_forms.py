@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from refbp._types import FloatArray
 from refbp.kernels import log1p
@@ -106,6 +107,30 @@ def _softmax_parts(z: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, F
     return s, e, total, o
 
 
+def _others_vanish(o_max: FloatArray, wide: type[np.floating]) -> npt.NDArray[np.bool_]:
+    """Rows whose o_max, the sum of e^{s_j} over the columns other than the max's, is below
+    the wide float's normal range: every other column is more than ~700 (float64) below the
+    max, 1/o_max overflows and log o_max is −inf, though the loss and δᴸ are finite."""
+    vanish: npt.NDArray[np.bool_] = o_max < np.finfo(wide).tiny
+    return vanish
+
+
+def _others_in_log(s: FloatArray, m: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """(log o_max, w) of rows s (R, O) with the max in column m: log Σ_{j≠m} e^{s_j} and
+    w_j = e^{s_j} / o_max (0 in column m), both shifted by the largest other s, so neither
+    underflows.  One column alone: log o_max = −inf, w = 0."""
+    rows = np.arange(len(s))
+    others = s.copy()
+    others[rows, m] = -np.inf
+    top = others.max(axis=1, keepdims=True)
+    top[~np.isfinite(top)] = 0.0  # one column: nothing else, e^{−inf} = 0 below
+    e = np.exp(others - top)
+    mass = e.sum(axis=1, keepdims=True)
+    w: FloatArray = np.divide(e, mass, out=np.zeros_like(e), where=mass > 0)
+    log_o: FloatArray = (top + np.log(mass))[:, 0]
+    return log_o, w
+
+
 def _softmax_bce_value(z: FloatArray, a: FloatArray, y: FloatArray) -> FloatArray:
     """C = −(1/B) Σ [y log p + (1 − y) log(1 − p)], in the wide float, with
     log T = log1p(o_max) (T = 1 + o_max after the shift), log p_j = s_j − log T,
@@ -121,7 +146,11 @@ def _softmax_bce_value(z: FloatArray, a: FloatArray, y: FloatArray) -> FloatArra
     p = e / total
     p[rows, m] = 0.0  # its log(1 − p) comes next, from o_max
     log_rest = np.log1p(-p)
-    log_rest[rows, m] = np.log(o[rows, m]) - log_total[:, 0]
+    log_o = np.log(o[rows, m])
+    vanish = _others_vanish(o[rows, m], wide)
+    if vanish.any():  # log o_max without forming o_max
+        log_o[vanish] = _others_in_log(s[vanish], m[vanish])[0]
+    log_rest[rows, m] = log_o - log_total[:, 0]
     per_entry = yw * (s - log_total) + (1.0 - yw) * log_rest
     return -np.asarray(per_entry.sum() / len(z)).astype(z.dtype)
 
@@ -140,14 +169,25 @@ def _softmax_bce_delta(z: FloatArray, a: FloatArray, y: FloatArray) -> FloatArra
     wide = _wide(z.dtype)
     zw, yw = z.astype(wide), y.astype(wide)
     rows = np.arange(len(z))
-    _, e, total, o = _softmax_parts(zw)
+    s, e, total, o = _softmax_parts(zw)
     m = zw.argmax(axis=1)
+    vanish = _others_vanish(o[rows, m], wide)
     t = (1.0 - yw) * (e / o) - yw
+    t[rows[vanish], m[vanish]] = 0.0  # r_max = 1/o_max overflows there: its terms come below
     others = t.sum(axis=1, keepdims=True) - t
     t[rows, m] = 0.0
     others[rows, m] = t.sum(axis=1)
     p, q = e / total, o / total  # p and 1 − p, each to full relative accuracy
     delta: FloatArray = p * (1.0 - yw) - q * yw - p * others
+    if vanish.any():
+        # p_i t_max for i ≠ max, with t_max = (1 − y_max)/o_max − y_max: p_i/o_max = w_i/T,
+        # w the share of each other column in o_max, formed in logs
+        k, mk = rows[vanish], m[vanish]
+        _, w = _others_in_log(s[k], mk)
+        y_max = yw[k, mk][:, None]
+        share = (1.0 - y_max) * w / total[k] - p[k] * y_max
+        share[np.arange(len(k)), mk] = 0.0
+        delta[k] -= share
     delta /= len(z)
     return delta.astype(z.dtype)
 

@@ -334,3 +334,37 @@ def test_softmax_bce_delta_of_a_confident_correct_row_against_exact(
             scale = max(abs(float(v)) for v in exact)
             err = max(abs(mp.mpf(float(g)) - v) for g, v in zip(got, exact, strict=True))
             assert float(err) <= 2 * eps * scale, (gap, got, exact)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_bce_where_the_other_columns_underflow_even_in_the_wide_float(
+    dtype: type,
+) -> None:
+    """The largest logit leads the others by more than the wide float's exponent range
+    (float32 [400, −400]: e^{−800} is 0 in float64), so o_max = Σ_{j≠max} e^{s_j} is 0 there
+    and log o_max, 1/o_max are infinite, though C and δᴸ are finite: this used to raise
+    NumericalError (0·log 0 in C) for a finite case.  Same bounds as the random rows."""
+    mp = pytest.importorskip("mpmath")
+    from refbp.output_forms import _wide
+
+    wide = _wide(np.dtype(dtype))
+    reach = -float(np.log(np.finfo(wide).tiny))  # ~708 (float64) or ~11355 (long double)
+    gap = 1.1 * reach
+    rows = [[gap / 2, -gap / 2], [-gap / 2 - 40, gap / 2, -gap / 2], [gap / 2, -gap / 2, 0.0]]
+    targets = [[0.7, 0.3], [0.5, 0.2, 0.3], [1.0, 0.0, 0.0]]
+    eps = float(np.finfo(dtype).eps)
+    with mp.workdps(int(gap / 2) + 60):  # 1 − p_max ≈ e^{−gap} must still be seen
+        for z_row, y_row in zip(rows, targets, strict=True):
+            units = len(z_row)
+            net = refbp.MLP([np.eye(units, dtype=dtype)], [np.zeros(units)], ["softmax"],
+                            "binary_cross_entropy")  # fmt: skip
+            zd, yd = np.array([z_row], dtype), np.array([y_row], dtype)
+            with strict_numerics():
+                bp = net.backprop(zd, yd)
+            c, deltas = _exact_softmax_bce(zd.astype(np.float64), yd.astype(np.float64))
+            tiny = float(np.finfo(dtype).tiny)  # [1, 0]'s exact δ, e^{−gap}, is below it
+            assert abs(bp.loss - float(c)) <= 16 * eps * abs(float(c)) + tiny, (z_row, y_row)
+            scale = max(abs(float(v)) for v in deltas[0])
+            err = max(abs(mp.mpf(float(g)) - v)
+                      for g, v in zip(bp.deltas[0][0], deltas[0], strict=True))  # fmt: skip
+            assert float(err) <= 2 * eps * scale + tiny, (z_row, y_row, bp.deltas[0], deltas)
