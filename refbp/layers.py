@@ -11,6 +11,7 @@ from typing import NamedTuple
 import numpy as np
 
 from refbp._types import FloatArray
+from refbp.errors import DTypeError, ShapeError
 
 __all__ = ["DenseCache", "DenseGrads", "dense_backward", "dense_forward"]
 
@@ -36,6 +37,16 @@ class DenseGrads(NamedTuple):
 
 def dense_forward(x: FloatArray, w: FloatArray, b: FloatArray) -> tuple[FloatArray, DenseCache]:
     """z (B, O) = x (B, I) @ w (I, O) + b (O,), and the cache for ``dense_backward``."""
+    try:  # shapes only (~0.3 µs a call): a b of another shape would broadcast silently
+        fits = x.ndim == 2 and w.ndim == 2 and x.shape[1] == w.shape[0] and b.shape == w.shape[1:]
+    except AttributeError:
+        raise DTypeError(
+            f"dense_forward: x, w and b must be NumPy arrays, got {_shapes(x=x, w=w, b=b)}"
+        ) from None
+    if not fits:
+        raise ShapeError(
+            f"dense_forward: needs arrays x (B, I), w (I, O), b (O,), got {_shapes(x=x, w=w, b=b)}"
+        )
     # ndarray.dot is the same BLAS GEMM as `@` with less call overhead, which is most of
     # the cost of a tiny layer.
     z = x.dot(w)
@@ -50,12 +61,33 @@ def dense_backward(delta: FloatArray, cache: DenseCache, need_dx: bool = True) -
     error handed to the layer below (BP2 multiplies it by σ' there).  ``need_dx=False``
     skips that product where nobody wants it.
     """
+    x, w = cache  # a DenseCache, or a plain (x, w)
+    try:
+        fits = delta.ndim == 2 and x.ndim == 2 and delta.shape == (x.shape[0], w.shape[1])
+    except AttributeError:
+        raise DTypeError(
+            "dense_backward: delta and the cache's x and w must be NumPy arrays, got "
+            f"{_shapes(delta=delta, x=x, w=w)}"
+        ) from None
+    if not fits:
+        raise ShapeError(
+            "dense_backward: needs delta (B, O) for the cache's x (B, I) and w (I, O), got "
+            f"{_shapes(delta=delta, x=x, w=w)}"
+        )
     db = np.add.reduce(delta, axis=0)  # BP3
     # Both products are B·I·O multiply-adds, on transposed views (BLAS reads them as they
     # lie).  `@` and ndarray.dot hand them to the same GEMM and give the same bits; `@` is
     # faster on large products and dot has less call overhead: each is used where it is
     # cheaper.
-    product = operator.matmul if delta.size * cache.w.shape[0] >= _MATMUL_FROM else np.ndarray.dot
-    dw = product(cache.x.T, delta)  # BP4
-    dx = product(delta, cache.w.T) if need_dx else delta[:, :0]
+    product = operator.matmul if delta.size * w.shape[0] >= _MATMUL_FROM else np.ndarray.dot
+    dw = product(x.T, delta)  # BP4
+    dx = product(delta, w.T) if need_dx else delta[:, :0]
     return DenseGrads(dx, dw, db)
+
+
+def _shapes(**arrays: object) -> str:
+    """``x (4, 3), w (3, 2)``, or the type of what is not an array."""
+    return ", ".join(
+        f"{k} {v.shape}" if isinstance(v, np.ndarray) else f"{k} {type(v).__name__}"
+        for k, v in arrays.items()
+    )

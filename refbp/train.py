@@ -28,6 +28,14 @@ __all__ = ["batch_indices", "train"]
 
 def batch_indices(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
     """One epoch's batches: a fresh permutation of range(n) cut into slices of batch_size."""
+    where = "batch_indices"
+    n = check.positive_int(n, "n", where, minimum=0)
+    batch_size = check.positive_int(batch_size, "batch_size", where)
+    if not isinstance(rng, np.random.Generator):
+        raise DTypeError(
+            f"{where}: rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+            f"got {type(rng).__name__}"
+        )
     perm = rng.permutation(n)
     return [perm[k : k + batch_size] for k in range(0, n, batch_size)]
 

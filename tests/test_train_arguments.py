@@ -134,3 +134,22 @@ def test_on_epoch_that_is_not_callable_is_refused_before_the_first_epoch() -> No
     with raises(TypeError, "train: on_epoch must be a function (epoch, loss) or None, got int"):
         refbp.train(net, X, Y, on_epoch=5)  # type: ignore[arg-type]
     assert all(np.array_equal(w, b) for w, b in zip(net.weights, before, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "message"),
+    [
+        ((5, 0), ValueError, "batch_indices: batch_size must be >= 1, got 0"),
+        ((5, -1), ValueError, "batch_indices: batch_size must be >= 1, got -1"),
+        ((-1, 2), ValueError, "batch_indices: n must be >= 0, got -1"),
+        ((5.0, 2), TypeError, "batch_indices: n must be an int, got float"),
+    ],
+)
+def test_batch_indices_refuses_what_would_give_no_batches_or_numpy_s_errors(
+    args: tuple[object, object], error: type[Exception], message: str
+) -> None:
+    """A negative batch size or count used to give no batches at all, silently."""
+    with raises(error, message):
+        refbp.batch_indices(*args, np.random.default_rng(0))  # type: ignore[arg-type]
+    with raises(TypeError, "batch_indices: rng must be a numpy.random.Generator", "got int"):
+        refbp.batch_indices(5, 2, 0)  # type: ignore[arg-type]

@@ -59,16 +59,16 @@ EQUATIONS: tuple[Mutation, ...] = (
     Mutation(
         "w_not_transposed",
         _LAYER,
-        "dx = product(delta, cache.w.T) if need_dx else delta[:, :0]",
-        "dx = product(delta, cache.w) if need_dx else delta[:, :0]",
+        "dx = product(delta, w.T) if need_dx else delta[:, :0]",
+        "dx = product(delta, w) if need_dx else delta[:, :0]",
         "W for Wᵀ in δ Wᵀ (crashes on non-square layers: must surface as a failure)",
     ),
     Mutation(
         "w_not_transposed_square",
         _LAYER,
-        "dx = product(delta, cache.w.T) if need_dx else delta[:, :0]",
-        "dx = (product(delta, cache.w) if cache.w.shape[0] == cache.w.shape[1] "
-        "else product(delta, cache.w.T)) if need_dx else delta[:, :0]",
+        "dx = product(delta, w.T) if need_dx else delta[:, :0]",
+        "dx = (product(delta, w) if w.shape[0] == w.shape[1] "
+        "else product(delta, w.T)) if need_dx else delta[:, :0]",
         "W for Wᵀ, shape-valid: only on square layers, where nothing crashes",
     ),
     Mutation(
@@ -95,8 +95,8 @@ EQUATIONS: tuple[Mutation, ...] = (
     Mutation(
         "dw_mean_applied_twice",
         _LAYER,
-        "dw = product(cache.x.T, delta)",
-        "dw = product(cache.x.T, delta) / len(delta)",
+        "dw = product(x.T, delta)",
+        "dw = product(x.T, delta) / len(delta)",
         "1/B applied twice: BP4 divides by B again although δ already carries it",
     ),
     Mutation(
