@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from oracle.engine.diagnosis import DIAGNOSES
+from oracle.engine.tolerance import FAMILIES
+from oracle.functions import ACTIVATION_NAMES, LOSS_NAMES
 
-__all__ = ["PROPERTIES", "Expectation", "parse_expectations", "read_expectations"]
+__all__ = ["PROPERTIES", "QUALIFIERS", "Expectation", "parse_expectations", "read_expectations"]
 
 #: the properties a single case is held to (see oracle.engine.check)
 PROPERTIES: tuple[str, ...] = (
@@ -29,6 +31,9 @@ PROPERTIES: tuple[str, ...] = (
     "dtype",
     "repeatable",
 )
+
+#: what a line's QUALIFIER may name: an activation, a loss, a dtype or a quantity
+QUALIFIERS: tuple[str, ...] = (*ACTIVATION_NAMES, *LOSS_NAMES, "float32", "float64", *FAMILIES)
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,13 @@ def parse_expectations(text: str, source: str = "expectations") -> list[Expectat
                 f"{source}:{number}: unknown id {ident!r}; expected one of {list(valid)}, "
                 "optionally followed by :QUALIFIER (an activation, loss, dtype or quantity)"
             )
+        if (
+            qualifier and qualifier not in QUALIFIERS
+        ):  # it would never match: a pin that pins nothing
+            raise ValueError(
+                f"{source}:{number}: unknown qualifier {qualifier!r} after {ident!r}; expected "
+                f"an activation, a loss, a dtype or a quantity: one of {list(QUALIFIERS)}"
+            )
         out.append(Expectation(ident, qualifier or None, line))
     return out
 
@@ -68,4 +80,9 @@ def read_expectations(path: str | Path) -> list[Expectation]:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ValueError(f"--expect-failures: cannot read {p}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"--expect-failures: {p} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+            "expected one ID or ID:QUALIFIER a line"
+        ) from None
     return parse_expectations(text, str(p))

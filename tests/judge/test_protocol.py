@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -199,6 +200,21 @@ def test_expectations_parse_and_refuse_unknown_ids() -> None:
     assert (e.id, e.qualifier) == ("kink_convention", "leaky_relu")
     with pytest.raises(ValueError, match=r"f:2: unknown id 'kinks_convention'"):
         parse_expectations("\nkinks_convention\n", "f")
+    for qualifier in ("leaky", "relu:extra", "float16"):  # a pin nothing could ever match
+        with pytest.raises(ValueError, match=rf"f:1: unknown qualifier '{qualifier}' after "
+                                             r"'kink_convention'; expected an activation"):  # fmt: skip
+            parse_expectations(f"kink_convention:{qualifier}\n", "f")
+    for qualifier in ("softplus", "l1", "float32", "grad_W"):
+        (e,) = parse_expectations(f"inaccurate:{qualifier}")
+        assert e.qualifier == qualifier
+
+
+def test_an_expectations_file_that_is_not_text_is_a_usage_error(tmp_path: Path) -> None:
+    from oracle.engine.expect import read_expectations
+
+    (tmp_path / "pins").write_bytes(b"\xff\xfe kink")
+    with pytest.raises(ValueError, match=r"^--expect-failures: .*pins is not UTF-8 text"):
+        read_expectations(tmp_path / "pins")
 
 
 def test_an_expected_deviation_does_not_fail_and_an_unmet_one_does() -> None:
