@@ -38,10 +38,17 @@ def save(net: MLP, path: str | os.PathLike[str]) -> Path:
     for i, (w, b) in enumerate(zip(net.weights, net.biases, strict=True)):
         arrays[f"W{i}"] = w
         arrays[f"b{i}"] = b
+    if not isinstance(path, (str, os.PathLike)):
+        raise DTypeError(f"save: path must be a str or a path, got {type(path).__name__}")
     p = Path(path)
+    if p.name in ("", ".", ".."):
+        raise ValueError(f"save: path must name a file, got {os.fspath(path)!r}")
     if p.suffix != ".npz":
         p = p.with_name(p.name + ".npz")
-    np.savez(p, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds oddly
+    try:
+        np.savez(p, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds oddly
+    except OSError as exc:  # no such folder, a folder of that name, no permission, disk full
+        raise type(exc)(exc.errno, f"save: cannot write {p}: {exc.strerror or exc}") from None
     return p
 
 
@@ -55,9 +62,11 @@ def _read(path: str | os.PathLike[str], shown: str) -> dict[str, np.ndarray]:
     except FileNotFoundError:
         raise FileNotFoundError(f"load: no such file {shown}") from None
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        # a pickle, a text file, a truncated or corrupt archive
+        # a pickle, a text file, a truncated or corrupt archive; NumPy's own advice for a
+        # pickle ("load it unsafely with allow_pickle=") is not passed on
+        why = "a pickle or another format" if "allow_pickle" in str(exc) else str(exc)
         raise FormatError(
-            f"load: {shown} is not a .npz archive written by refbp.save ({exc})"
+            f"load: {shown} is not a .npz archive written by refbp.save ({why})"
         ) from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise FormatError(
@@ -70,9 +79,13 @@ def _read(path: str | os.PathLike[str], shown: str) -> dict[str, np.ndarray]:
             try:
                 arrays[key] = archive[key]
             except ValueError as exc:
+                if "allow_pickle" not in str(exc):  # a damaged member, not a pickled one
+                    raise FormatError(
+                        f"load: {shown} is corrupt: cannot read {key!r} ({exc})"
+                    ) from None
                 raise FormatError(
                     f"load: {shown} holds an object (pickled) array {key!r}, which is refused: "
-                    f"loading never unpickles ({exc})"
+                    "loading never unpickles"
                 ) from None
             except (OSError, EOFError, zipfile.BadZipFile) as exc:
                 raise FormatError(

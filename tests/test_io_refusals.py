@@ -230,3 +230,40 @@ def test_save_refuses_a_network_load_would_refuse(tmp_path: Path) -> None:
     with pytest.raises(refbp.NonFiniteError, match=r"^save: biases\[1\] must be finite, got inf"):
         refbp.save(net, tmp_path / "n.npz")
     assert not (tmp_path / "n.npz").exists()
+
+
+def _small() -> refbp.MLP:
+    return refbp.MLP([np.ones((2, 1))], [np.zeros(1)], ["identity"], "mse")
+
+
+def test_save_says_who_could_not_write_where(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"save: cannot write .*nope/n\.npz: No such file"):
+        refbp.save(_small(), tmp_path / "nope" / "n.npz")
+    (tmp_path / "d.npz").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"save: cannot write .*d\.npz: Is a directory"):
+        refbp.save(_small(), tmp_path / "d.npz")
+    for bad in ("", ".", tmp_path / ".."):
+        with pytest.raises(ValueError, match=r"^save: path must name a file, got "):
+            refbp.save(_small(), bad)
+    with pytest.raises(TypeError, match=r"^save: path must be a str or a path, got bytes$"):
+        refbp.save(_small(), b"n.npz")  # type: ignore[arg-type]
+
+
+def test_a_damaged_member_is_called_corrupt_not_pickled(tmp_path: Path) -> None:
+    import zipfile
+
+    path = refbp.save(_small(), tmp_path / "n.npz")
+    with zipfile.ZipFile(path, "a") as z:
+        z.writestr("W5.npy", b"\x93NUMPY garbage")
+    with pytest.raises(FormatError, match=r"is corrupt: cannot read 'W5'") as exc:
+        refbp.load(path)
+    assert "pickle" not in str(exc.value)
+
+
+def test_a_pickle_is_refused_without_numpy_s_advice_to_unpickle_it(tmp_path: Path) -> None:
+    import pickle
+
+    (tmp_path / "p.npz").write_bytes(pickle.dumps({"W0": 1}))
+    with pytest.raises(FormatError, match=r"is not a \.npz archive written by refbp\.save") as exc:
+        refbp.load(tmp_path / "p.npz")
+    assert "allow_pickle" not in str(exc.value)
