@@ -86,8 +86,9 @@ def cast(
     if out is not arr and out.dtype.kind == "f" and not np.isfinite(out).all():
         bad = tuple(np.argwhere(~np.isfinite(out))[0].tolist())
         raise NonFiniteError(
-            f"{where}: {name} must fit in the network's dtype {np.dtype(dtype)}, got {arr[bad]} "
-            f"at index {bad}, which overflows to {out[bad]}"
+            # !s: a long double formatted in an f-string goes through float and shows inf
+            f"{where}: {name} must fit in the network's dtype {np.dtype(dtype)}, "
+            f"got {arr[bad]!s} at index {bad}, which overflows to {out[bad]}"
         )
     return out
 

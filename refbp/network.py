@@ -68,6 +68,17 @@ class Backprop(NamedTuple):
 _JOINT_CHECK_SIZE = 1 << 14
 
 
+def _check_output(loss: Loss, output: str, where: str) -> None:
+    """A loss on probabilities needs an output activation that gives them."""
+    allowed = loss.output_activations
+    if allowed is not None and output not in allowed:
+        raise ConfigError(
+            f"{where}: loss {loss.name!r} needs probabilities in (0, 1), so the output "
+            f"activation must be one of {list(allowed)}, got {output!r} (for logits use "
+            "'sigmoid_cross_entropy')"
+        )
+
+
 def _all_finite(x: FloatArray) -> bool:
     # count_nonzero of the mask is one C loop, cheaper than .all() on small arrays.
     return bool(np.count_nonzero(np.isfinite(x)) == x.size)
@@ -96,10 +107,16 @@ class MLP:
         loss: str,
     ) -> None:
         where = "MLP"
-        if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence):
-            raise DTypeError(f"{where}: weights must be a list of 2-D arrays, one per layer")
-        if isinstance(biases, np.ndarray) or not isinstance(biases, Sequence):
-            raise DTypeError(f"{where}: biases must be a list of 1-D arrays, one per layer")
+        for name, given, ndim in (("weights", weights, 2), ("biases", biases, 1)):
+            if isinstance(given, np.ndarray) or not isinstance(given, Sequence):
+                came = (
+                    f"an array of shape {given.shape}"
+                    if isinstance(given, np.ndarray)
+                    else (type(given).__name__)
+                )
+                raise DTypeError(
+                    f"{where}: {name} must be a list of {ndim}-D arrays, one per layer, got {came}"
+                )
         if len(weights) == 0:
             raise ShapeError(f"{where}: a network needs at least one layer, got no weights")
         names = check.name_list(activations, "activations", where)
@@ -145,13 +162,7 @@ class MLP:
             # refuses a value that overflows dtype, so what is stored is finite.
             self._w.append(check.cast(wa, dtype, f"weights[{i}]", where, copy=True))
             self._b.append(check.cast(ba, dtype, f"biases[{i}]", where, copy=True))
-        allowed = self._loss.output_activations
-        if allowed is not None and self._acts[-1].name not in allowed:
-            raise ConfigError(
-                f"{where}: loss {self._loss.name!r} needs probabilities in (0, 1), so the "
-                f"output activation must be one of {list(allowed)}, got {self._acts[-1].name!r}"
-                " (for logits use 'sigmoid_cross_entropy')"
-            )
+        _check_output(self._loss, self._acts[-1].name, where)
         self._dtype = dtype
         # What each call runs, resolved once: the kernels of every layer's activation, the
         # loss's, and the output form of the (output activation, loss) pair if it has one.
@@ -194,7 +205,8 @@ class MLP:
                 f"{where}: sizes {dims} describe {len(dims) - 1} layers, "
                 f"got {len(names)} activations"
             )
-        _ = [get_activation(n, where) for n in names], get_loss(loss, where)  # errors say MLP.init
+        _ = [get_activation(n, where) for n in names]  # errors say MLP.init
+        _check_output(get_loss(loss, where), names[-1], where)
         if scheme not in _INITS:
             raise UnknownNameError(f"{where}: unknown scheme {scheme!r}; valid are {list(_INITS)}")
         dt = check.float_dtype(dtype, where)

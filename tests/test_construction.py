@@ -148,19 +148,23 @@ _F32_THEN_HUGE = [np.ones((2, 3), np.float32), np.full((3, 1), 1e300)]
     [
         pytest.param(
             (np.ones((1, 2, 2)), [np.zeros(2)], ["tanh"], "mse"), refbp.DTypeError,
-            "MLP: weights must be a list of 2-D arrays, one per layer", id="weights-one-array",
+            "MLP: weights must be a list of 2-D arrays, one per layer, got an array of shape (1, 2, 2)",
+            id="weights-one-array",
         ),
         pytest.param(
             ([np.ones((2, 2))], np.zeros((1, 2)), ["tanh"], "mse"), refbp.DTypeError,
-            "MLP: biases must be a list of 1-D arrays, one per layer", id="biases-one-array",
+            "MLP: biases must be a list of 1-D arrays, one per layer, got an array of shape (1, 2)",
+            id="biases-one-array",
         ),
         pytest.param(
             (dict(enumerate(_W2)).values(), _B2, _A2, "mse"), refbp.DTypeError,
-            "MLP: weights must be a list of 2-D arrays, one per layer", id="weights-not-a-sequence",
+            "MLP: weights must be a list of 2-D arrays, one per layer, got dict_values",
+            id="weights-not-a-sequence",
         ),
         pytest.param(
             (_W2, dict(enumerate(_B2)).values(), _A2, "mse"), refbp.DTypeError,
-            "MLP: biases must be a list of 1-D arrays, one per layer", id="biases-not-a-sequence",
+            "MLP: biases must be a list of 1-D arrays, one per layer, got dict_values",
+            id="biases-not-a-sequence",
         ),
         pytest.param(
             (_W2, _B2, "tanh", "mse"), refbp.DTypeError,
@@ -193,6 +197,14 @@ _F32_THEN_HUGE = [np.ones((2, 3), np.float32), np.full((3, 1), 1e300)]
             (_F32_THEN_HUGE, _B2, _A2, "mse"), refbp.NonFiniteError,
             "MLP: weights[1] must fit in the network's dtype float32, got 1e+300 at index "
             "(0, 0), which overflows to inf", id="weight-overflows-float32",
+        ),
+        pytest.param(  # a long double beyond float64, shown as itself, not as inf
+            ([np.ones((2, 3)), np.full((3, 1), np.longdouble("1.5e400"))], _B2, _A2, "mse"),
+            refbp.NonFiniteError,
+            "MLP: weights[1] must fit in the network's dtype float64, got 1.5e+400 at index "
+            "(0, 0), which overflows to inf", id="weight-overflows-float64-from-long-double",
+            marks=pytest.mark.skipif(np.finfo(np.longdouble).max <= np.finfo(np.float64).max,
+                                     reason="long double is float64 here"),
         ),
         pytest.param(
             ([_F32_THEN_HUGE[0], _W2[1]], [_B2[0], np.array([1e300])], _A2, "mse"),

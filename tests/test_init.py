@@ -125,6 +125,10 @@ def test_init_sizes_and_activations_disagree() -> None:
          "'l1', 'mse', 'quadratic', 'sigmoid_cross_entropy', 'softmax_cross_entropy']"),
         ({"scheme": "lecun"}, refbp.UnknownNameError,
          "MLP.init: unknown scheme 'lecun'; valid are ['auto', 'he', 'glorot']"),
+        ({"loss": "binary_cross_entropy"}, refbp.ConfigError,
+         "MLP.init: loss 'binary_cross_entropy' needs probabilities in (0, 1), so the output "
+         "activation must be one of ['sigmoid', 'softmax'], got 'tanh' (for logits use "
+         "'sigmoid_cross_entropy')"),
     ],
 )  # fmt: skip
 def test_init_errors_name_the_argument_exactly(
