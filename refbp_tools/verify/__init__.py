@@ -133,6 +133,23 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _unknown_names(args: argparse.Namespace) -> str | None:
+    """The first name list of the command line that names something the registries lack."""
+    from oracle.engine.protocol import DTYPE_NAMES
+    from oracle.functions import ACTIVATION_NAMES, LOSS_NAMES
+
+    for flag, names, valid in (
+        ("--activations", args.activations, ACTIVATION_NAMES),
+        ("--output-activations", args.output_activations, ACTIVATION_NAMES),
+        ("--losses", args.losses, LOSS_NAMES),
+        ("--dtypes", args.dtypes, DTYPE_NAMES),
+    ):
+        bad = [n for n in names or () if n not in valid]
+        if bad:
+            return f"{flag}: unknown name(s) {bad}; valid are {list(valid)}"
+    return None
+
+
 def _usage(message: str) -> int:
     print(f"refbp verify: {message}", file=sys.stderr)
     return 2
@@ -155,6 +172,9 @@ def run(args: argparse.Namespace) -> int:
         why = None if path is None else unwritable(path, directory=directory)
         if why is not None:
             return _usage(f"{flag}: {why}")
+    unknown = _unknown_names(args)
+    if unknown is not None:
+        return _usage(unknown)
     report = args.out / "verification.md"
     if args.json is not None and args.json.resolve() == report.resolve():
         return _usage(f"--json {args.json} is the Markdown report's own path; name another file")

@@ -95,10 +95,8 @@ def test_a_planted_bug_exits_1_with_its_diagnosis_in_the_json(cache: Path, tmp_p
             ["--target", "tests.judge.exits_on_import:make"],
             "cannot import 'tests.judge.exits_on_import': SystemExit: 3",
         ),
-        (
-            ["--activations", "relu,swish"],
-            "capabilities['activations'] has unknown names ['swish']",
-        ),
+        (["--activations", "relu,swish"], "--activations: unknown name(s) ['swish']; valid are"),
+        (["--output-activations", "tanh,swish"], "--output-activations: unknown name(s) ['swish']"),
         (["--target", "tests.judge.targets:missing_biases"], "without ['grad_biases']"),
     ],
 )
