@@ -29,6 +29,7 @@ import numpy.typing as npt
 from mpmath import mp
 
 from oracle._checks import as_f64, check_inputs, check_network, check_targets
+from oracle._config import oracle_numerics
 from oracle.exact._functions import EXACT_ACTIVATIONS, EXACT_LOSSES, Mpf, sigmoid
 
 ObjArray = npt.NDArray[np.object_]
@@ -125,6 +126,7 @@ def _as_mp(who: str, what: str, x: object, ndim: int) -> ObjArray:
     return np.array([mpmath.mpf(float(v)) for v in f.ravel()], dtype=object).reshape(f.shape)
 
 
+@oracle_numerics  # the shared checks ask for JAX's x64; a target may have switched it off
 def _network(
     who: str,
     weights: Sequence[object],

@@ -329,6 +329,20 @@ def test_a_target_that_switches_jax_to_float32_is_still_judged_in_float64() -> N
         jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]
 
 
+def test_the_exact_property_judges_a_target_that_switches_jax_to_float32() -> None:
+    """The exact arbiter computes in mpmath, but validated its cases with the oracle's
+    checks, which refuse to run with x64 off: such a target got exit 2, "cannot be used"."""
+    import jax
+
+    pytest.importorskip("mpmath")
+    target = Target.of(targets.switches_x64_off, "t:make", FAST)  # type: ignore[arg-type]
+    try:
+        summary = verify(target, profile_name="ci", max_examples=5, only=["exact"], exact=True)
+        assert summary.exit_code() == 0 and summary.by_property["exact"]
+    finally:
+        jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]
+
+
 @pytest.mark.parametrize(
     ("make", "name", "extra"),
     [(targets.deltas_short, "deltas", -1), (targets.biases_long, "grad_biases", 1)],
