@@ -226,7 +226,7 @@ def _train_and_write(args: argparse.Namespace) -> int:
         print(line, flush=True)
     # Standardise with training statistics only, so the held-out split stays unseen (a
     # constant column is divided by 1).  The statistics are taken of each column divided by
-    # the power of two nearest its largest training magnitude: that division is exact, so
+    # the power of two just above its largest training magnitude: that division is exact, so
     # the result has the same bits as without it, and values near the float64 limit no
     # longer overflow in the sum or the squares.
     scale = np.ldexp(1.0, np.frexp(np.abs(data.X[tr]).max(axis=0))[1])
@@ -264,9 +264,8 @@ def _train_and_write(args: argparse.Namespace) -> int:
         summary["classes"] = [str(c) for c in task.classes.tolist()]
         summary["train_accuracy"] = _accuracy(net, Xs[tr], task.labels[tr])
         summary["test_accuracy"] = _accuracy(net, Xs[te], task.labels[te])
-    if (
-        args.save is not None
-    ):  # first: a network that cannot be saved leaves the reports as they were
+    # The network first: one that cannot be saved leaves the reports as they were.
+    if args.save is not None:
         try:
             Path(args.save).parent.mkdir(parents=True, exist_ok=True)
             summary["saved"] = str(refbp.save(net, args.save))
