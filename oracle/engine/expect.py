@@ -63,9 +63,7 @@ def parse_expectations(text: str, source: str = "expectations") -> list[Expectat
                 f"{source}:{number}: unknown id {ident!r}; expected one of {list(valid)}, "
                 "optionally followed by :QUALIFIER (an activation, loss, dtype or quantity)"
             )
-        if (
-            qualifier and qualifier not in QUALIFIERS
-        ):  # it would never match: a pin that pins nothing
+        if qualifier and qualifier not in QUALIFIERS:  # such a line could never match
             raise ValueError(
                 f"{source}:{number}: unknown qualifier {qualifier!r} after {ident!r}; expected "
                 f"an activation, a loss, a dtype or a quantity: one of {list(QUALIFIERS)}"
