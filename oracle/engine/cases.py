@@ -30,8 +30,10 @@ from oracle.functions import ACTIVATION_SPECS
 __all__ = [
     "Case",
     "Structure",
+    "exact_identity_output",
     "fill",
     "kink_case",
+    "l1_tie_case",
     "network_groups",
     "no_subnormals",
     "replay_case",
@@ -264,10 +266,37 @@ def kink_case(
     return Case(s, cast[:L], cast[L : 2 * L], cast[-2], cast[-1], seed, kind="kink")
 
 
+def l1_tie_case(caps: Capabilities, dtype: str, width: int, batch: int, seed: int) -> Case | None:
+    """One layer W = I, b = 0, identity output, under l1, with Y = X in every other entry.
+
+    a = X then holds in every float arithmetic (each output is x·1 plus exact zeros), so those
+    outputs equal their targets exactly in the target too, where l1's slope is sign(0) = 0 by
+    the contract.  None if the target has no l1 or no identity output for it."""
+    if "l1" not in caps.losses_usable() or "identity" not in caps.outputs_for("l1"):
+        return None
+    rng = np.random.default_rng(seed)
+    n, B = min(width, caps.max_width), min(batch, caps.max_batch)
+    X = rng.normal(0.0, 1.0, (B, n))
+    Y = rng.normal(0.0, 1.0, (B, n))
+    Y.flat[::2] = X.flat[::2]  # the same float64 values: still equal once cast
+    s = Structure((n, n), ("identity",), "l1", dtype, B)
+    w, b, x, y = (np.asarray(a, dtype=dtype) for a in (np.eye(n), np.zeros(n), X, Y))
+    return Case(s, [w], [b], x, y, seed, kind="l1_tie")
+
+
+def exact_identity_output(case: Case) -> bool:
+    """Is a = X exactly in any arithmetic: one identity layer with W = I and b = 0?"""
+    s = case.structure
+    if s.activations != ("identity",):
+        return False
+    w, b = case.weights[0], case.biases[0]
+    return w.shape[0] == w.shape[1] and bool((w == np.eye(len(w))).all()) and not b.any()
+
+
 def variants(case: Case, caps: Capabilities, count: int = 2) -> list[Case]:
     """Fuller versions of a (shrunk) case for a diagnosis to be tested on: the same layers,
     loss and dtype, widths and batch of at least 3 (two different batches), moderate scales.
-    A kink case's variants are kink cases too."""
+    A kink case's (or an l1 tie case's) variants are of its kind too."""
     s = case.structure
     out = []
     for k in range(1, count + 1):
@@ -276,8 +305,12 @@ def variants(case: Case, caps: Capabilities, count: int = 2) -> list[Case]:
             sizes = (min(max(s.sizes[0], 3), caps.max_width),) * len(s.sizes)
         else:
             sizes = tuple(min(max(n, 3), caps.max_width) for n in s.sizes)
-        if case.kind == "kink":
-            v = kink_case(caps, s.activations[0], s.loss, s.dtype, sizes[0], batch, case.seed + k)
+        if case.kind in ("kink", "l1_tie"):
+            v = (
+                kink_case(caps, s.activations[0], s.loss, s.dtype, sizes[0], batch, case.seed + k)
+                if case.kind == "kink"
+                else l1_tie_case(caps, s.dtype, sizes[0], batch, case.seed + k)
+            )
             if v is not None:
                 out.append(v)
             continue

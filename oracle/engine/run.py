@@ -6,7 +6,8 @@ Properties, each run as its own Hypothesis test (so each shrinks its own failure
   every quantity against the oracle within the tolerance model, plus the per-case checks
   of :func:`oracle.engine.check.check_case` (runs, arguments untouched, shapes, dtypes);
 * ``kinks``, one per activation with a kink × dtype: W = I, b = 0 networks whose z sit
-  exactly on the kink, so the target's subgradient convention is seen, not guessed;
+  exactly on the kink, so the target's subgradient convention is seen, not guessed; and
+  ``kinks/l1`` per dtype: outputs equal to their targets exactly, where l1's slope is 0;
 * ``repeatable``, one per dtype: a second call on the same network returns the same bits;
 * ``exact``, one per dtype (when mpmath is installed): small networks at every scale up to
   saturation against exact arithmetic, the bound from the case's exactly measured
@@ -32,7 +33,7 @@ from hypothesis.errors import HypothesisException
 
 from oracle._checks import X64Disabled
 from oracle.domains import TARGET_KINDS
-from oracle.engine.cases import Case, Structure, fill, kink_case, network_groups
+from oracle.engine.cases import Case, Structure, fill, kink_case, l1_tie_case, network_groups
 from oracle.engine.check import Disagreement, Outcome, check_case
 from oracle.engine.exactprop import check_exact, exact_cases
 from oracle.engine.expect import Expectation
@@ -198,6 +199,20 @@ def _kinks(state: _State, activation: str, loss: str, dtype: str) -> Callable[[A
     return body
 
 
+def _l1_ties(state: _State, dtype: str) -> Callable[[Any], None]:
+    caps = state.target.capabilities
+
+    def body(drawn: tuple[int, int, int]) -> None:
+        width, batch, seed = drawn
+        case = l1_tie_case(caps, dtype, width, batch, seed)
+        if case is None:
+            return
+        out = check_case(state.target, case, prop="kinks", expected=state.expected)
+        state.record("kinks", case, out)
+
+    return body
+
+
 def _repeatable(state: _State) -> Callable[[list[Case]], None]:
     def body(group: list[Case]) -> None:
         for case in group:
@@ -250,6 +265,10 @@ def plan(target: Target, with_exact: bool) -> list[tuple[str, st.SearchStrategy[
                     lambda s, a=act, lo=kink_loss, dt=dtype: _kinks(s, a, lo, dt),
                 )
             )
+    if l1_tie_case(caps, caps.dtypes[0], 1, 1, 0) is not None:  # l1's slope at a = y
+        for dtype in caps.dtypes:
+            drawn = st.tuples(st.integers(1, 8), st.integers(1, 4), st.integers(0, 2**32 - 1))
+            items.append((f"kinks/l1/{dtype}", drawn, lambda s, dt=dtype: _l1_ties(s, dt)))
     for dtype in caps.dtypes:
         loss = caps.losses_usable()[0]
         items.append((f"repeatable/{dtype}", network_groups(caps, loss, dtype, 1), _repeatable))

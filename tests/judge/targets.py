@@ -181,3 +181,17 @@ class _BiasesLong(_Wrapped):
 def biases_long(**kw: Any) -> Any:
     """Returns one ∂C/∂b more than the network has layers."""
     return _BiasesLong(**kw)
+
+
+def l1_slope_one_at_ties(**kw: Any) -> Any:
+    """The textbook with l1's slope at a = y taken as +1 (jnp.abs's), not the contract's 0."""
+    from examples.textbook_numpy import TextbookMLP
+
+    class _L1SlopeOne(TextbookMLP):
+        def example_gradients(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+            if self.loss == "l1":
+                return np.where(a >= y, 1.0, -1.0).astype(a.dtype) / a.shape[1]
+            out: np.ndarray = super().example_gradients(a, y)
+            return out
+
+    return _L1SlopeOne(**kw)

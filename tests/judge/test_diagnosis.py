@@ -75,6 +75,20 @@ def test_kink_diagnosis_names_the_activation_and_both_slopes() -> None:
     assert failure.detail == "leaky_relu'(0) = 0.01 in the target, 1 in the contract"
 
 
+def test_l1s_slope_where_an_output_equals_its_target_is_checked_and_named() -> None:
+    """Outputs equal to their targets exactly in every arithmetic (one identity layer, W = I,
+    b = 0): a slope of +1 there (jnp.abs's) used to pass, every near tie being "no verdict"."""
+    from tests.judge import targets
+
+    caps = {"losses": ["l1"], "dtypes": ["float64", "float32"]}
+    target = Target.of(targets.l1_slope_one_at_ties, "t:make", caps)
+    summary = verify(target, profile_name="ci", max_examples=10, only=["kinks"], exact=False)
+    assert summary.failures and summary.by_property["kinks"]
+    for failure in summary.failures:
+        assert failure.diagnosis == "kink_convention"
+        assert failure.detail == "l1's slope at a = y is 1 in the target, 0 in the contract"
+
+
 def test_the_textbook_passes() -> None:
     make = importlib.import_module("examples.textbook_numpy").make
     target = Target.of(make, "examples.textbook_numpy:make", {"dtypes": ["float64", "float32"]})
