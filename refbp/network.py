@@ -21,10 +21,11 @@ from typing import NamedTuple
 import numpy as np
 
 from refbp import _validate as check
+from refbp import layers
 from refbp._types import FloatArray
 from refbp.activations import Activation, get_activation
 from refbp.errors import ConfigError, DTypeError, NumericalError, ShapeError, UnknownNameError
-from refbp.layers import DenseCache, dense_backward, dense_forward
+from refbp.layers import DenseCache
 from refbp.losses import Loss, get_loss
 
 __all__ = ["MLP", "Backprop", "Forward"]
@@ -279,7 +280,7 @@ class MLP:
         acts: list[FloatArray] = []
         a = x
         for w, b, forward in zip(self._w, self._b, self._forwards, strict=True):
-            z, _ = dense_forward(a, w, b)
+            z, _ = layers.forward(a, w, b)  # shapes checked once, at construction and entry
             a = forward(z)
             zs.append(z)
             acts.append(a)
@@ -396,7 +397,7 @@ class MLP:
             a_prev = fw.activations[i - 1] if i > 0 else x
             need_dx = i > 0 or need_grad_input
             # BP3 and BP4: ∂C/∂b = Σ_B δ, ∂C/∂W = aˡ⁻¹ᵀ δ; and δ Wᵀ for the layer below
-            g = dense_backward(delta, DenseCache(a_prev, self._w[i]), need_dx=need_dx)
+            g = layers.backward(delta, DenseCache(a_prev, self._w[i]), need_dx=need_dx)
             grad_w.append(g.dw)
             grad_b.append(g.db)
             if i > 0:
