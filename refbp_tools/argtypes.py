@@ -28,17 +28,6 @@ positive = integer(1, "a positive integer", "positive")
 count = integer(0, "a non-negative integer", "count")
 
 
-def seconds(text: str) -> float:
-    """An argparse type: a finite number of seconds above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text}")
-    return value
-
-
 def number(what: str, name: str, ok: Callable[[float], bool]) -> Callable[[str], float]:
     """An argparse type: a finite float for which ``ok`` holds, refused as ``what`` otherwise
     (nan and inf are never a setting)."""
@@ -54,3 +43,7 @@ def number(what: str, name: str, ok: Callable[[float], bool]) -> Callable[[str],
 
     parse.__name__ = name
     return parse
+
+
+#: an argparse type: a finite number of seconds above 0
+seconds = number("a number of seconds above 0", "seconds", lambda v: v > 0)
