@@ -10,9 +10,13 @@ The evidence is weighed in this order:
 3. the bug models of :mod:`oracle.engine.bugs`: of those the target matches in every
    quantity it returned, within the tolerance model, the closest names the mistake (a kink
    convention is tried only where some z sits exactly on a kink);
-4. any other shared constant but 0: ``scale``, with c reported;
+4. any other constant but 0 shared by every case that disagrees, fitted on at least one
+   quantity of two or more entries (any two single numbers have a ratio): ``scale``, with c
+   reported;
 5. ``inaccurate``: every disagreeing quantity points the right way (error under 5 % of its
-   scale) but beyond the tolerance: digits lost.
+   scale) but beyond the tolerance, and on the fuller variants, whose inputs are moderate,
+   the error stays within what a narrower arithmetic explains (``rounding_reach``): digits
+   lost to rounding, not a formula that is slightly wrong.
 
 The shrunk case alone is weak evidence (on a 1 × 1 network every mistake is a constant
 factor, and where B = n_out a missing batch mean looks like an output mean), so the target
@@ -59,6 +63,17 @@ DIAGNOSES: tuple[str, ...] = (
 )
 #: relative error under which a disagreeing quantity still "points the right way"
 INACCURATE_BELOW = 0.05
+
+
+def rounding_reach(dtype: str) -> float:
+    """The largest relative error on moderate inputs still called rounding: u^(1/3) of the
+    dtype (6e-6 in float64, 5e-3 in float32).  float32 arithmetic inside a float64 network
+    errs by 1e-9 to 1e-8 there, a narrower float by its own u; a formula that is slightly
+    wrong (the exact GELU for the tanh form: 3e-5 to 2e-4) errs by its own difference,
+    which no precision removes."""
+    u = float(np.finfo(dtype).eps) / 2.0
+    reach: float = u ** (1.0 / 3.0)
+    return reach
 
 
 @dataclass(frozen=True)
@@ -233,14 +248,36 @@ def diagnose(evidence: Sequence[Evidence], shapes: Sequence[Quantity] = ()) -> D
     found = _named_factor(usable) or _structural(usable)
     if found is not None:
         return found
-    c = common_factor(usable[0].bad)
+    c = _shared_factor(usable)
     # A factor of 0 is a result flushed to zero (a saturated derivative, an underflow),
     # not a constant-factor mistake: it is judged by its error below.
     if c is not None and c != 0 and not _close(c, 1.0):
         return Diagnosis("scale", scale=c, detail=f"the target's result is {c:.6g} × the oracle's")
-    bad = [m for e in usable for m in e.bad]
-    if all(math.isfinite(m.relative) and m.relative < INACCURATE_BELOW for m in bad):
-        worst = max(m.relative for m in bad)
+    if _rounding_like(evidence[0], usable):
+        worst = max(m.relative for e in usable for m in e.bad)
         digits = -math.log10(worst) if worst > 0 else math.inf
         return Diagnosis("inaccurate", detail=f"right direction, {digits:.1f} digits kept")
     return NONE
+
+
+def _shared_factor(usable: Sequence[Evidence]) -> float | None:
+    """The constant c of ``common_factor`` if every case that disagrees has the same one and
+    some disagreeing quantity has two or more non-zero entries to fit it on; else None."""
+    factors = [common_factor(e.bad) for e in usable]
+    first = factors[0]
+    if first is None or any(c is None or not _close(first, c) for c in factors[1:]):
+        return None
+    if not any(np.count_nonzero(m.expected) > 1 for e in usable for m in e.bad):
+        return None
+    return first
+
+
+def _rounding_like(main: Evidence, usable: Sequence[Evidence]) -> bool:
+    """Every disagreeing quantity within ``INACCURATE_BELOW`` of its scale, and within
+    ``rounding_reach`` on the variants (every case but the failing one, which may be
+    extreme: that is where digits are lost)."""
+    for e in usable:
+        limit = INACCURATE_BELOW if e is main else rounding_reach(e.case.structure.dtype)
+        if not all(math.isfinite(m.relative) and m.relative < limit for m in e.bad):
+            return False
+    return True

@@ -195,3 +195,50 @@ def l1_slope_one_at_ties(**kw: Any) -> Any:
             return out
 
     return _L1SlopeOne(**kw)
+
+
+def leaky_slope_doubled_in_backward(**kw: Any) -> Any:
+    """The textbook with leaky_relu' = 0.02 below 0 (the forward keeps 0.01): a derivative
+    slightly wrong, which errs by 0.1–3 % of the scale, not by rounding."""
+    from examples.textbook_numpy import TextbookMLP
+
+    class _LeakySlope(TextbookMLP):
+        def derivative(self, name: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+            if name == "leaky_relu":
+                return np.where(z >= 0, 1.0, 0.02).astype(z.dtype)
+            out: np.ndarray = super().derivative(name, z, a)
+            return out
+
+    return _LeakySlope(**kw)
+
+
+def exact_gelu(**kw: Any) -> Any:
+    """The textbook with GELU's exact form ½z(1 + erf(z/√2)) where the contract has the tanh
+    form: the two differ by up to 5e-4, a formula mismatch of 3e-5 to 2e-4 of the scale."""
+    import math
+
+    from examples.textbook_numpy import ACTIVATIONS, TextbookMLP
+
+    erf = np.vectorize(math.erf, otypes=[np.float64])
+
+    def gelu(z: np.ndarray) -> np.ndarray:
+        out: np.ndarray = 0.5 * z * (1.0 + erf(z / math.sqrt(2.0)))
+        return out
+
+    class _ExactGelu(TextbookMLP):
+        def forward(self, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+            zs, acts = [], [x]
+            for w, b, name in zip(self.weights, self.biases, self.activations, strict=True):
+                zs.append(acts[-1] @ w + b)
+                acts.append(gelu(zs[-1]) if name == "gelu" else ACTIVATIONS[name](zs[-1]))
+            return zs, acts
+
+        def derivative(self, name: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+            if name == "gelu":
+                phi = np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+                out: np.ndarray = 0.5 * (1.0 + erf(z / math.sqrt(2.0))) + z * phi
+                return out
+            out = super().derivative(name, z, a)
+            return out
+
+    return _ExactGelu(**kw)

@@ -184,3 +184,54 @@ def test_a_derivative_flushed_to_zero_is_inaccurate_not_a_scale_of_zero() -> Non
     with pytest.raises(Disagreement) as failed:
         check_exact(Target.of(make, "t:make", {"dtypes": ["float32"]}), case)
     assert failed.value.diagnosis().id == "inaccurate"
+
+
+@pytest.mark.parametrize(
+    ("make", "activations"),
+    [("leaky_slope_doubled_in_backward", ["leaky_relu"]), ("exact_gelu", ["gelu"])],
+)
+def test_a_formula_slightly_off_is_no_rounding_and_no_scale(
+    make: str, activations: list[str]
+) -> None:
+    """Errors of 1e-4 to 3e-2 of the scale on the moderate variants are a formula's, not
+    rounding's: no diagnosis (they were called ``inaccurate``, and a one-entry case's ratio
+    a ``scale``)."""
+    from tests.judge import targets
+
+    caps = {"activations": [*activations, "identity"], "losses": ["mse"], "dtypes": ["float64"]}
+    target = Target.of(getattr(targets, make), f"t:{make}", caps)
+    summary = verify(target, profile_name="ci", max_examples=15, only=["agreement"], exact=False)
+    assert summary.failures
+    assert {f.diagnosis for f in summary.failures} == {None}, summary.failure_text()
+
+
+class _Scaled:
+    """refbp with every gradient × 0.99988: a constant factor the oracle can see or not."""
+
+    def __init__(self, **kw: object) -> None:
+        import refbp
+
+        self.net = refbp.MLP(**kw)  # type: ignore[arg-type]
+
+    def backprop(self, X: np.ndarray, Y: np.ndarray) -> dict[str, object]:
+        bp = self.net.backprop(X, Y)
+        return {"loss": bp.loss, "grad_weights": [0.99988 * g for g in bp.grad_weights],
+                "grad_biases": [0.99988 * g for g in bp.grad_biases]}  # fmt: skip
+
+
+def test_a_scale_needs_a_quantity_of_two_entries_to_fit_it_on() -> None:
+    """Any two single numbers have a ratio: a factor seen on one-entry gradients alone is no
+    scale mistake; the same factor on a gradient of two entries is."""
+    from oracle.engine.check import _evidence_on
+    from oracle.engine.diagnosis import diagnose
+
+    target = Target.of(_Scaled, "t:scaled", {"dtypes": ["float64"]})
+    for n_out, expected in [(1, None), (2, 0.99988)]:
+        case = fill(Structure((1, n_out), ("tanh",), "mse", "float64", 1), 4, 1.0, 1.0, 0.0)
+        evidence = _evidence_on(target, case)
+        assert evidence is not None and evidence.bad
+        found = diagnose([evidence])
+        if expected is None:
+            assert found.id != "scale", found
+        else:
+            assert (found.id, found.scale) == ("scale", pytest.approx(expected))
