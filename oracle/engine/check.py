@@ -12,8 +12,10 @@ need.
 from __future__ import annotations
 
 import math
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -83,6 +85,20 @@ class Disagreement(AssertionError):
             found = self._evidence() if self._evidence is not None else []
             self._diagnosis = diagnose(found, self.shapes) if found else NONE
         return self._diagnosis
+
+
+_ORACLE = str(Path(__file__).resolve().parents[1])
+
+
+def raised(exc: BaseException, case: Case) -> Disagreement:
+    """The ``runs`` disagreement of a target that raised: the exception and where, the
+    innermost of the target's frames first (the engine's own frames left out)."""
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_ORACLE)
+    ]
+    where = ", called from ".join(f"{f.filename}:{f.lineno} in {f.name}" for f in frames[::-1][:3])
+    said = f"the target raised {type(exc).__name__}: {exc}" + (f" (at {where})" if where else "")
+    return Disagreement("runs", case, said)
 
 
 def _same(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> int | None:
@@ -214,7 +230,7 @@ def _check(target: Target, case: Case, pending: PendingResult, repeat: bool, pro
             return Outcome("unrepresentable")
         if isinstance(exc, ProtocolError):
             raise
-        raise Disagreement("runs", case, f"the target raised {type(exc).__name__}: {exc}") from exc
+        raise raised(exc, case) from exc
     ref = pending.result()
     if not representable(case, ref):
         return Outcome("unrepresentable")

@@ -105,7 +105,7 @@ def _check(target: Target, case: Case) -> Outcome:
     except ProtocolError:
         raise
     except Exception as exc:
-        raise Disagreement("runs", case, f"the target raised {type(exc).__name__}: {exc}") from exc
+        raise checks.raised(exc, case) from exc
     families = checks._families(got)
     if wrong_shapes(got, ref, families):
         return checks.check_case(target, case, prop="exact")  # the oracle path reports shapes

@@ -53,14 +53,14 @@ def _run_one(
     expectations: tuple[Expectation, ...],
     with_exact: bool,
     label: str,
-    shrunk_kinds: frozenset[str],
+    shrunk: frozenset[tuple[str, str]],
 ) -> Summary:
     target = _TARGETS.get(name)
     if target is None:
         target = _TARGETS[name] = Target(load_target(name)[0], name, caps)
     return run_properties(
         target, profile, expectations=expectations, with_exact=with_exact, labels=[label],
-        shrunk_kinds=shrunk_kinds, smoke_first=False,
+        shrunk=shrunk, smoke_first=False,
     )  # fmt: skip
 
 
@@ -79,7 +79,7 @@ def run_in_processes(
     start = time.perf_counter()
     labels = [label for label, _, _ in selected(target, with_exact, only)]
     parts: dict[str, Summary] = {}
-    shrunk: set[str] = set()  # kinds with a failure: later ones of that kind are not shrunk
+    shrunk: set[tuple[str, str]] = set()  # (kind, what broke) of the failures so far
     context = multiprocessing.get_context("spawn")
     jax_cache = str(cache_dir() / "jax")
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start,
@@ -98,8 +98,7 @@ def run_in_processes(
             for job in finished:
                 label = running.pop(job)
                 parts[label] = part = job.result()  # a worker's ProtocolError raises here
-                if part.failures:
-                    shrunk.add(label.split("/")[0])
+                shrunk.update((label.split("/")[0], f.property) for f in part.failures)
                 if progress is not None:
                     progress(label, len(parts), len(labels), bool(part.failures))
     summary = Summary(target.name, target.capabilities)
