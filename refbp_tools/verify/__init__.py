@@ -237,4 +237,9 @@ def run(args: argparse.Namespace) -> int:
         f"{summary.seconds:.1f} s = {rate:.0f} networks/s; {summary.unsupported} unsupported; "
         f"{len(summary.failures)} failures; report: {report}"
     )
+    if summary.examples == 0 and summary.failures:
+        print(
+            f"no case went through: the target failed on the first case of each of the "
+            f"{len(summary.failures)} properties it ran (the failures above say how)"
+        )
     return summary.exit_code()

@@ -186,6 +186,7 @@ def test_a_target_that_fails_every_case_exits_1_with_a_report(cache: Path, tmp_p
     )
     assert r.returncode == 1, r.stdout + r.stderr
     assert "the target raised ValueError: this make refuses every network" in r.stdout
+    assert "no case went through: the target failed on the first case of each" in r.stdout
     assert "Traceback" not in r.stderr
     assert json.loads((tmp_path / "verification.json").read_text())["failures"]
 
