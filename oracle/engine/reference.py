@@ -136,6 +136,8 @@ def sensitivity(case: Case, ref: OracleResult) -> Sensitivity:
         (c[:L], c[L : 2 * L], c[2 * L], c[2 * L + 1])
         for c in perturbed_copies(case.arrays, s.dtype, seed=case.seed, aligned=True)
     ]
+    if case.kind == "l1_tie":
+        runs = [_ties_kept(case, x, y) for _, _, x, y in runs]
     trace = forward_fast(case.weights, case.biases, list(s.activations), case.X)
     inputs = [np.asarray(case.X, np.float64), *trace.activations[:-1]]
     share = unit_roundoff(np.float64) / unit_roundoff(s.dtype)
@@ -145,6 +147,17 @@ def sensitivity(case: Case, ref: OracleResult) -> Sensitivity:
         chi_loss=output_rounding(case, ref),
         base=ref,
     )
+
+
+def _ties_kept(case: Case, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any, Any, Any]:
+    """A perturbed l1 tie case with its ties intact.  W = I and b = 0 are exact, and so is
+    a = X in any arithmetic: no rounding moves an output off a target it equals, so the
+    perturbations that measure what rounding can do keep them equal (Y takes X's value
+    where they tie) and leave W and b alone.  Without this a tie measures as a kink whose
+    slope jumps by 2, and a target's slope at a = y could be off by 0.5 and pass."""
+    tie = np.asarray(case.Y) == np.asarray(case.X)
+    w, b = ([np.asarray(a, np.float64)] for a in (case.weights[0], case.biases[0]))
+    return w, b, x, np.where(tie, x, y)
 
 
 def representable(case: Case, ref: OracleResult) -> bool:

@@ -183,18 +183,28 @@ def biases_long(**kw: Any) -> Any:
     return _BiasesLong(**kw)
 
 
-def l1_slope_one_at_ties(**kw: Any) -> Any:
-    """The textbook with l1's slope at a = y taken as +1 (jnp.abs's), not the contract's 0."""
+def _l1_slope_at_ties(slope: float, **kw: Any) -> Any:
     from examples.textbook_numpy import TextbookMLP
 
-    class _L1SlopeOne(TextbookMLP):
+    class _L1Slope(TextbookMLP):
         def example_gradients(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
             if self.loss == "l1":
-                return np.where(a >= y, 1.0, -1.0).astype(a.dtype) / a.shape[1]
+                s = np.where(a > y, 1.0, np.where(a < y, -1.0, slope))
+                return s.astype(a.dtype) / a.shape[1]
             out: np.ndarray = super().example_gradients(a, y)
             return out
 
-    return _L1SlopeOne(**kw)
+    return _L1Slope(**kw)
+
+
+def l1_slope_one_at_ties(**kw: Any) -> Any:
+    """The textbook with l1's slope at a = y taken as +1 (jnp.abs's), not the contract's 0."""
+    return _l1_slope_at_ties(1.0, **kw)
+
+
+def l1_slope_half_at_ties(**kw: Any) -> Any:
+    """The textbook with l1's slope at a = y taken as 0.5: no convention, still wrong."""
+    return _l1_slope_at_ties(0.5, **kw)
 
 
 def leaky_slope_doubled_in_backward(**kw: Any) -> Any:

@@ -89,6 +89,19 @@ def test_l1s_slope_where_an_output_equals_its_target_is_checked_and_named() -> N
         assert failure.detail == "l1's slope at a = y is 1 in the target, 0 in the contract"
 
 
+def test_l1s_slope_at_a_tie_is_held_to_0_not_to_within_half_of_it() -> None:
+    """At a tie no rounding moves a off y, so the tolerance keeps the tie when it measures
+    what rounding can do, and nothing is arbitrated: a slope of 0.5 there used to pass (a
+    tie measured as a kink), and exact arithmetic's own perturbations passed some more."""
+    from tests.judge import targets
+
+    caps = {"losses": ["l1"], "dtypes": ["float64", "float32"]}
+    target = Target.of(targets.l1_slope_half_at_ties, "t:make", caps)
+    summary = verify(target, profile_name="ci", max_examples=10, only=["kinks"], exact=False)
+    assert {(f.property, f.quantity) for f in summary.failures} == {("kinks", "delta")}
+    assert len(summary.failures) == 2  # both dtypes
+
+
 def test_the_textbook_passes() -> None:
     make = importlib.import_module("examples.textbook_numpy").make
     target = Target.of(make, "examples.textbook_numpy:make", {"dtypes": ["float64", "float32"]})
