@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -237,6 +238,9 @@ def run(args: argparse.Namespace) -> int:
         f"{summary.seconds:.1f} s = {rate:.0f} networks/s; {summary.unsupported} unsupported; "
         f"{len(summary.failures)} failures; report: {report}"
     )
+    if summary.failures:
+        found = Counter(f.diagnosis or "no classic mistake" for f in summary.failures)
+        print("diagnoses: " + ", ".join(f"{d} × {n}" for d, n in found.most_common()))
     if summary.examples == 0 and summary.failures:
         print(
             f"no case went through: the target failed on the first case of each of the "

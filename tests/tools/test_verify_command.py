@@ -85,6 +85,7 @@ def test_a_planted_bug_exits_1_with_its_diagnosis_in_the_json(cache: Path, tmp_p
     assert failures and all(FAILURE_FIELDS <= set(f) for f in failures)
     assert {f["diagnosis"] for f in failures} == {"sign_flipped"}
     assert "examples.buggy.sign_flipped:make disagrees with the oracle" in r.stdout
+    assert f"\ndiagnoses: sign_flipped × {len(failures)}\n" in r.stdout
 
 
 @pytest.mark.parametrize(
@@ -187,6 +188,7 @@ def test_a_target_that_fails_every_case_exits_1_with_a_report(cache: Path, tmp_p
     assert r.returncode == 1, r.stdout + r.stderr
     assert "the target raised ValueError: this make refuses every network" in r.stdout
     assert "no case went through: the target failed on the first case of each" in r.stdout
+    assert "\ndiagnoses: no classic mistake × " in r.stdout
     assert "Traceback" not in r.stderr
     assert json.loads((tmp_path / "verification.json").read_text())["failures"]
 
