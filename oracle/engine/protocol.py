@@ -37,6 +37,7 @@ __all__ = [
     "Unsupported",
     "load_target",
     "read_result",
+    "valid_names",
 ]
 
 DEFAULT_TARGET = "refbp:MLP"
@@ -142,8 +143,14 @@ class Capabilities:
         }
 
 
+def valid_names(key: str) -> tuple[str, ...]:
+    """The names a capability list may hold: dtypes, losses, or (for the two lists of
+    activations) activations."""
+    return DTYPE_NAMES if key == "dtypes" else LOSS_NAMES if key == "losses" else ACTIVATION_NAMES
+
+
 def _names(key: str, value: object, where: str) -> tuple[str, ...]:
-    valid = DTYPE_NAMES if key == "dtypes" else LOSS_NAMES if key == "losses" else ACTIVATION_NAMES
+    valid = valid_names(key)
     if isinstance(value, str) or not isinstance(value, Sequence | set | frozenset):
         raise ProtocolError(
             f"{where}: capabilities[{key!r}] must be a list of names, got {value!r}"

@@ -137,15 +137,15 @@ def _write(path: Path, text: str) -> None:
 
 def _unknown_names(args: argparse.Namespace) -> str | None:
     """The first name list of the command line that names something the registries lack."""
-    from oracle.engine.protocol import DTYPE_NAMES
-    from oracle.functions import ACTIVATION_NAMES, LOSS_NAMES
+    from oracle.engine.protocol import valid_names
 
-    for flag, names, valid in (
-        ("--activations", args.activations, ACTIVATION_NAMES),
-        ("--output-activations", args.output_activations, ACTIVATION_NAMES),
-        ("--losses", args.losses, LOSS_NAMES),
-        ("--dtypes", args.dtypes, DTYPE_NAMES),
+    for flag, names, key in (
+        ("--activations", args.activations, "activations"),
+        ("--output-activations", args.output_activations, "output_activations"),
+        ("--losses", args.losses, "losses"),
+        ("--dtypes", args.dtypes, "dtypes"),
     ):
+        valid = valid_names(key)
         bad = [n for n in names or () if n not in valid]
         if bad:
             return f"{flag}: unknown name(s) {bad}; valid are {list(valid)}"
