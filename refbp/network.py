@@ -81,8 +81,9 @@ def _check_output(loss: Loss, output: str, where: str) -> None:
 
 
 def _all_finite(x: FloatArray) -> bool:
-    # count_nonzero of the mask is one C loop, cheaper than .all() on small arrays.
-    return bool(np.count_nonzero(np.isfinite(x)) == x.size)
+    # x·x (one BLAS pass, no temporary) is finite exactly when every entry is, except where
+    # finite entries square past the dtype's range: only then are the entries looked at.
+    return math.isfinite(np.vdot(x, x)) or bool(np.isfinite(x).all())
 
 
 def not_finite_error(where: str, what: str) -> NumericalError:
@@ -171,6 +172,7 @@ class MLP:
         self._backwards = tuple(act.functions[1] for act in self._acts)
         self._loss_value, self._loss_grad = self._loss.functions
         self._output_form = self._loss.output_forms.get(self._acts[-1].name)
+        self._n_params = sum(w.size + b.size for w, b in zip(self._w, self._b, strict=True))
 
     # --- construction ---------------------------------------------------------------------
 
@@ -361,8 +363,8 @@ class MLP:
         # of them first (on small networks each check's call costs more than its loop);
         # only when it fails, the layer by layer search for the one to name.
         results = [*bp.grad_weights, *bp.grad_biases, bp.grad_input]
-        if sum(r.size for r in results) <= _JOINT_CHECK_SIZE and _all_finite(
-            np.concatenate([r.reshape(-1) for r in results])
+        if self._n_params + x.size <= _JOINT_CHECK_SIZE and _all_finite(
+            np.concatenate(results, axis=None)
         ):
             return bp
         for i, (gw, gb) in enumerate(zip(bp.grad_weights, bp.grad_biases, strict=True)):

@@ -61,6 +61,21 @@ def test_a_grad_input_that_overflows_is_named() -> None:
     assert str(e.value) == f"MLP.backprop: ∂C/∂X {_TOO_LARGE}"
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_finite_results_whose_squares_overflow_are_returned(dtype: type) -> None:
+    """The results are checked through Σ r² first, which overflows for finite entries
+    beyond √max: x = 1e150, w = 1e-145 (float32: x = 1e14, w = 1e-9) give z = 1e5,
+    C = z² = 1e10 and ∂C/∂W = x·δ = 2e155 (2e19), past √max.  Every result is finite, so
+    they are returned, not refused."""
+    x, w = (1e150, 1e-145) if dtype == np.float64 else (1e14, 1e-9)
+    net = MLP([np.array([[w]], dtype)], [np.zeros(1, dtype)], ["identity"], "mse")
+    bp = net.backprop(np.array([[x]], dtype), np.array([[0.0]], dtype))
+    assert np.abs(bp.grad_weights[0][0, 0]) > np.sqrt(np.finfo(dtype).max)
+    z = float(dtype(x) * dtype(w))
+    np.testing.assert_allclose(bp.grad_weights[0], [[2 * z * x]], rtol=1e-5)
+    np.testing.assert_allclose(bp.grad_input, [[2 * z * w]], rtol=1e-5)
+
+
 @pytest.mark.parametrize("method", ["forward", "predict", "evaluate"])
 def test_an_output_that_overflows_is_named_with_the_method(method: str) -> None:
     """x = 1e200, w = 1e200: the output z = 1e400 overflows to inf, every parameter finite.
