@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -58,16 +59,29 @@ def _read(path: str | os.PathLike[str], shown: str) -> dict[str, np.ndarray]:
     if not p.exists() and p.suffix != ".npz" and p.with_name(p.name + ".npz").exists():
         p = p.with_name(p.name + ".npz")  # what save() wrote for this path
     try:
-        archive = np.load(p, allow_pickle=False)
+        # the file opened here, not by np.load, which leaves it open when the archive is
+        # refused (a truncated zip): it is closed on every way out
+        f = open(p, "rb")
     except FileNotFoundError:
         raise FileNotFoundError(f"load: no such file {shown}") from None
+    except OSError as exc:  # a folder, no permission
+        raise _not_npz(shown, str(exc)) from None
+    with f:
+        return _members(f, shown)
+
+
+def _not_npz(shown: str, why: str) -> FormatError:
+    return FormatError(f"load: {shown} is not a .npz archive written by refbp.save ({why})")
+
+
+def _members(f: BinaryIO, shown: str) -> dict[str, np.ndarray]:
+    try:
+        archive = np.load(f, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         # a pickle, a text file, a truncated or corrupt archive; NumPy's own advice for a
         # pickle ("load it unsafely with allow_pickle=") is not passed on
         why = "a pickle or another format" if "allow_pickle" in str(exc) else str(exc)
-        raise FormatError(
-            f"load: {shown} is not a .npz archive written by refbp.save ({why})"
-        ) from None
+        raise _not_npz(shown, why) from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise FormatError(
             f"load: {shown} holds a single array (.npy), expected a .npz archive written by "

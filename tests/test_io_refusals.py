@@ -267,3 +267,21 @@ def test_a_pickle_is_refused_without_numpy_s_advice_to_unpickle_it(tmp_path: Pat
     with pytest.raises(FormatError, match=r"is not a \.npz archive written by refbp\.save") as exc:
         refbp.load(tmp_path / "p.npz")
     assert "allow_pickle" not in str(exc.value)
+
+
+def test_a_refused_archive_leaves_no_file_open(tmp_path: Path) -> None:
+    """np.load keeps the file it opened when a zip turns out truncated; load opens it
+    itself and closes it on every way out (no ResourceWarning once the error is gone)."""
+    import gc
+    import warnings
+
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04" + bytes(10))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", ResourceWarning)
+        try:
+            refbp.load(bad)
+        except FormatError:
+            pass
+        gc.collect()
+    assert not [w for w in seen if issubclass(w.category, ResourceWarning)]
