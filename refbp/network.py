@@ -80,12 +80,6 @@ def _check_output(loss: Loss, output: str, where: str) -> None:
         )
 
 
-def _all_finite(x: FloatArray) -> bool:
-    # x·x (one BLAS pass, no temporary) is finite exactly when every entry is, except where
-    # finite entries square past the dtype's range: only then are the entries looked at.
-    return math.isfinite(np.vdot(x, x)) or bool(np.isfinite(x).all())
-
-
 def not_finite_error(where: str, what: str) -> NumericalError:
     return NumericalError(
         f"{where}: {what} came out non-finite although every input was finite; "
@@ -297,7 +291,7 @@ class MLP:
         return fw
 
     def _check_output(self, out: FloatArray, where: str) -> None:
-        if not _all_finite(out):
+        if not check.all_finite(out):
             self._diagnose_parameters(where)
             raise not_finite_error(where, "the output")
 
@@ -363,14 +357,14 @@ class MLP:
         # of them first (on small networks each check's call costs more than its loop);
         # only when it fails, the layer by layer search for the one to name.
         results = [*bp.grad_weights, *bp.grad_biases, bp.grad_input]
-        if self._n_params + x.size <= _JOINT_CHECK_SIZE and _all_finite(
+        if self._n_params + x.size <= _JOINT_CHECK_SIZE and check.all_finite(
             np.concatenate(results, axis=None)
         ):
             return bp
         for i, (gw, gb) in enumerate(zip(bp.grad_weights, bp.grad_biases, strict=True)):
-            if not (_all_finite(gb) and _all_finite(gw)):
+            if not (check.all_finite(gb) and check.all_finite(gw)):
                 raise not_finite_error(where, f"the gradient of layer {i + 1}")
-        if not _all_finite(bp.grad_input):
+        if not check.all_finite(bp.grad_input):
             raise not_finite_error(where, "∂C/∂X")
         return bp
 
