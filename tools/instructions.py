@@ -1,8 +1,13 @@
 """Instructions one training step executes, counted by valgrind: a measure of per-call cost
 that other processes on a shared machine do not disturb.
 
-    python tools/instructions.py [--impl refbp|jax|torch] [--sizes 2,3,1] [--batch 4]
+    python tools/instructions.py [--impl refbp|bare|jax|torch] [--sizes 2,3,1] [--batch 4]
                                  [--dtype float64] [--calls 400] [CONFIG ...]
+
+``bare`` is refbp's arithmetic for tanh hidden layers, an identity output and mse (the
+size ladder's rows) written as straight NumPy calls, with no input check, no result check,
+no np.errstate and no result objects: the floor of refbp's formulas in NumPy, against
+which refbp's count is the cost of its checks and structure.
 
 CONFIG is hidden-output-loss, as the step ladder names its rows (default: every row of the
 ladder, from tests/bench/cases.py).  Each count runs the step in a fresh interpreter under
@@ -42,6 +47,39 @@ dtype = np.dtype({dtype!r}).type
 if {impl!r} == "refbp":
     net, X, Y = cases.make_problem(case, dtype, config=config)
     step = lambda: net.backprop(X, Y)
+elif {impl!r} == "bare":
+    if config.label != "tanh-identity-mse":
+        raise SystemExit("--impl bare is written for tanh-identity-mse only")
+    net, X, Y = cases.make_problem(case, dtype, config=config)
+    W, b = net.weights, net.biases
+
+    def step():
+        # refbp's formulas and products (ndarray.dot), sech² as e / ((1 + e)/2)², e = e^-2|z|
+        zs, acts = [], [X]
+        for i in range(len(W)):
+            z = acts[-1].dot(W[i])
+            z += b[i]
+            zs.append(z)
+            acts.append(np.tanh(z) if i < len(W) - 1 else z)
+        d = acts[-1] - Y
+        sq = d * d
+        c = float(np.add.reduce(sq, axis=None)) / d.size
+        delta = d * (2.0 / d.size)
+        grads = []
+        for i in range(len(W) - 1, -1, -1):
+            grads.append((acts[i].T.dot(delta), np.add.reduce(delta, axis=0)))
+            g = delta.dot(W[i].T)
+            if i > 0:
+                e = np.abs(zs[i - 1])
+                e *= -2.0
+                np.exp(e, out=e)
+                h = e * 0.5
+                h += 0.5
+                h *= h
+                e /= h
+                e *= g
+                delta = e
+        return c, grads, g
 elif {impl!r} == "jax":
     step = cases.jax_step(case, dtype, config)
 else:
@@ -80,7 +118,7 @@ def per_call(impl: str, sizes: tuple[int, ...], batch: int, config: str, dtype: 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("configs", nargs="*", help="hidden-output-loss (default: the step ladder)")
-    p.add_argument("--impl", default="refbp", choices=("refbp", "jax", "torch"))
+    p.add_argument("--impl", default="refbp", choices=("refbp", "bare", "jax", "torch"))
     p.add_argument("--sizes", default="2,3,1")
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--dtype", default="float64", choices=("float32", "float64"))
