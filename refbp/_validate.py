@@ -57,9 +57,12 @@ def as_numeric_array(x: object, name: str, where: str) -> np.ndarray:
 
 def all_finite(x: np.ndarray) -> bool:
     """Is every entry of the float array ``x`` finite?"""
-    # x·x (one BLAS pass, no temporary) is finite exactly when every entry is, except where
-    # finite entries square past the dtype's range: only then are the entries looked at.
-    return math.isfinite(np.vdot(x, x)) or bool(np.isfinite(x).all())
+    # x·x (one BLAS pass, no temporary where x is C-contiguous) is finite exactly when every
+    # entry is, except where finite entries square past the dtype's range: only then, or
+    # for a strided x (which np.vdot would copy), are the entries looked at.
+    if x.flags.c_contiguous and math.isfinite(np.vdot(x, x)):
+        return True
+    return bool(np.isfinite(x).all())
 
 
 def check_finite(arr: np.ndarray, name: str, where: str) -> None:

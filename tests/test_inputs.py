@@ -165,6 +165,20 @@ def test_nan_in_x() -> None:
         make_net().backprop(X, Y)
 
 
+def test_nan_in_a_strided_or_transposed_x() -> None:
+    """X as a view that is not C-contiguous (every other column, a transpose): its entries
+    are looked at where they lie, not through a copy."""
+    X, Y = make_data()
+    wide = np.repeat(X, 2, axis=1)
+    wide[1, 4] = np.nan
+    with raises(refbp.NonFiniteError, "MLP.backprop", "X must be finite", "nan at index (1, 2)"):
+        make_net().backprop(wide[:, ::2], Y)
+    Xt = np.ascontiguousarray(X.T)
+    Xt[2, 1] = np.inf
+    with raises(refbp.NonFiniteError, "MLP.backprop", "X must be finite", "inf at index (1, 2)"):
+        make_net().backprop(Xt.T, Y)
+
+
 def test_inf_in_x() -> None:
     X, _ = make_data()
     X[0, 0] = -np.inf
