@@ -50,6 +50,7 @@ def call_checked(
 
     ``rows``: the arguments must be (B, O) matrices (a row-wise function, or a loss over a
     batch); otherwise any shape, the same for all of them."""
+    from refbp._validate import all_finite
     from refbp.errors import NumericalError, ShapeError
 
     if len(args) != len(names):
@@ -63,7 +64,7 @@ def call_checked(
         raise ShapeError(f"{where}: the arrays must have one shape, got {said}")
     with np.errstate(all="ignore"):
         out = fn(*arrays)
-    if not np.isfinite(out).all():
+    if not all_finite(np.asarray(out)):
         raise NumericalError(
             f"{where}: the result is not finite although every argument is: they lie "
             f"outside the function's domain or are too large for {np.result_type(*arrays)}"

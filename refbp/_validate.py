@@ -91,7 +91,7 @@ def cast(
         return arr.astype(dtype, copy=copy)
     with np.errstate(over="ignore"):
         out = arr.astype(dtype, copy=copy)
-    if out is not arr and out.dtype.kind == "f" and not np.isfinite(out).all():
+    if out is not arr and out.dtype.kind == "f" and not all_finite(out):
         bad = tuple(np.argwhere(~np.isfinite(out))[0].tolist())
         raise NonFiniteError(
             # !s: a long double formatted in an f-string goes through float and shows inf

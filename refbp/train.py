@@ -111,7 +111,7 @@ def train(
                             velocity[i] += g
                             g = velocity[i]
                         p -= alpha * g  # in place: these are the network's own arrays
-                if not all(np.isfinite(p).all() for p in params):
+                if not all(check.all_finite(p) for p in params):
                     raise not_finite_error(
                         f"{where} (epoch {epoch}, lr={alpha})",
                         "a parameter after an update (training diverged)",
