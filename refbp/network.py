@@ -69,7 +69,7 @@ class Backprop(NamedTuple):
 _JOINT_CHECK_SIZE = 1 << 14
 
 
-def _check_output(loss: Loss, output: str, where: str) -> None:
+def _check_pairing(loss: Loss, output: str, where: str) -> None:
     """A loss on probabilities needs an output activation that gives them."""
     allowed = loss.output_activations
     if allowed is not None and output not in allowed:
@@ -158,7 +158,7 @@ class MLP:
             # refuses a value that overflows dtype, so what is stored is finite.
             self._w.append(check.cast(wa, dtype, f"weights[{i}]", where, copy=True))
             self._b.append(check.cast(ba, dtype, f"biases[{i}]", where, copy=True))
-        _check_output(self._loss, self._acts[-1].name, where)
+        _check_pairing(self._loss, self._acts[-1].name, where)
         self._dtype = dtype
         # What each call runs, resolved once: the kernels of every layer's activation, the
         # loss's, and the output form of the (output activation, loss) pair if it has one.
@@ -203,7 +203,7 @@ class MLP:
                 f"got {len(names)} activations"
             )
         _ = [get_activation(n, where) for n in names]  # errors say MLP.init
-        _check_output(get_loss(loss, where), names[-1], where)
+        _check_pairing(get_loss(loss, where), names[-1], where)
         if scheme not in _INITS:
             raise UnknownNameError(f"{where}: unknown scheme {scheme!r}; valid are {list(_INITS)}")
         dt = check.float_dtype(dtype, where)
