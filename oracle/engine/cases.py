@@ -31,6 +31,7 @@ __all__ = [
     "Case",
     "Structure",
     "exact_identity_output",
+    "exact_l1_ties",
     "fill",
     "kink_case",
     "l1_tie_case",
@@ -291,6 +292,12 @@ def exact_identity_output(case: Case) -> bool:
         return False
     w, b = case.weights[0], case.biases[0]
     return w.shape[0] == w.shape[1] and bool((w == np.eye(len(w))).all()) and not b.any()
+
+
+def exact_l1_ties(case: Case) -> bool:
+    """Are the case's l1 ties ties in any arithmetic (an exact identity output)?  Decided
+    from the arrays, not the case's kind, so that a failure's reproduction is judged alike."""
+    return case.structure.loss == "l1" and exact_identity_output(case)
 
 
 def variants(case: Case, caps: Capabilities, count: int = 2) -> list[Case]:

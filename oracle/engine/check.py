@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from oracle.engine import arbiter
-from oracle.engine.cases import Case, exact_identity_output, variants
+from oracle.engine.cases import Case, exact_l1_ties, variants
 from oracle.engine.diagnosis import NONE, Diagnosis, Evidence, diagnose
 from oracle.engine.protocol import ProtocolError, Target, TargetResult, Unsupported
 from oracle.engine.reference import dispatch, judge_case, representable, sensitivity
@@ -161,7 +161,7 @@ def kink_ambiguous(case: Case, exact_zs: Sequence[np.ndarray] | None = None) -> 
             if near.any():
                 return True
         a_in = np.abs(trace.activations[i])
-    if s.loss == "l1" and not exact_identity_output(case):  # there a tie is a tie everywhere
+    if s.loss == "l1" and not exact_l1_ties(case):  # there a tie is a tie everywhere
         out, y = trace.activations[-1], np.asarray(case.Y, np.float64)
         if (np.abs(out - y) <= grow * (np.abs(out) + np.abs(y))).any():
             return True
@@ -282,7 +282,7 @@ def _check(target: Target, case: Case, pending: PendingResult, repeat: bool, pro
         # On an l1 tie case the oracle is exact already (z = X in any arithmetic, and the
         # slope at a tie is the contract's 0), and exact arithmetic's own perturbations
         # would move the outputs off their targets: nothing to arbitrate.
-        verdict = None if case.kind == "l1_tie" else arbiter.arbitrate(case, got, families, ms)
+        verdict = None if exact_l1_ties(case) else arbiter.arbitrate(case, got, families, ms)
         if verdict is not None and verdict.target_passes:
             outcome = "arbitrated"
             ms = verdict.measurements

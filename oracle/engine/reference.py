@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from oracle.domains import PROBABILITY_OUTPUT_LOSSES
-from oracle.engine.cases import Case
+from oracle.engine.cases import Case, exact_l1_ties
 from oracle.engine.tolerance import (
     Measurement,
     Quantity,
@@ -136,7 +136,7 @@ def sensitivity(case: Case, ref: OracleResult) -> Sensitivity:
         (c[:L], c[L : 2 * L], c[2 * L], c[2 * L + 1])
         for c in perturbed_copies(case.arrays, s.dtype, seed=case.seed, aligned=True)
     ]
-    if case.kind == "l1_tie":
+    if exact_l1_ties(case):
         runs = [_ties_kept(case, x, y) for _, _, x, y in runs]
     trace = forward_fast(case.weights, case.biases, list(s.activations), case.X)
     inputs = [np.asarray(case.X, np.float64), *trace.activations[:-1]]

@@ -96,10 +96,20 @@ def test_l1s_slope_at_a_tie_is_held_to_0_not_to_within_half_of_it() -> None:
     from tests.judge import targets
 
     caps = {"losses": ["l1"], "dtypes": ["float64", "float32"]}
-    target = Target.of(targets.l1_slope_half_at_ties, "t:make", caps)
+    name = "tests.judge.targets:l1_slope_half_at_ties"
+    target = Target.of(targets.l1_slope_half_at_ties, name, caps)
     summary = verify(target, profile_name="ci", max_examples=10, only=["kinks"], exact=False)
     assert {(f.property, f.quantity) for f in summary.failures} == {("kinks", "delta")}
     assert len(summary.failures) == 2  # both dtypes
+    # a tie is recognised from the arrays, so the failure's reproduction fails as well
+    import contextlib
+    import io
+
+    for failure in summary.failures:
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(failure.reproduce, {})
+        assert " disagrees with the oracle" in printed.getvalue().splitlines()[0]
 
 
 def test_the_textbook_passes() -> None:
