@@ -17,7 +17,7 @@ from typing import Any
 import mpmath
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from mpmath import mp
 
@@ -124,6 +124,15 @@ def _agreement(case: dict[str, Any]) -> tuple[str, float, float]:
 @settings(max_examples=_examples(0.3))
 @given(small_cases())
 def test_agrees_with_the_jax_oracle_on_well_conditioned_networks(case: dict[str, Any]) -> None:
+    """Where no unit saturates (|z| ≤ 4, the moderate scale small_cases aims at but does
+    not enforce: a product of three weights reaches 6).  JAX differentiates tanh and
+    sigmoid through their rounded outputs (1 − a², a(1 − a)), which keep few digits once a
+    unit saturates: at z = −6 its ∂C/∂W is 1.7e-11 off exact where the case's conditioning
+    is 9.6; that is the oracle's known limit (DESIGN §3), which the engine arbitrates."""
+    pre = oracle.forward_fast(
+        case["weights"], case["biases"], case["activations"], case["X"]
+    ).pre_activations
+    assume(max(float(np.abs(z).max()) for z in pre) <= 4.0)
     q, err, s = _agreement(case)
     assert err <= 1e-13 * s, (q, err, s)
 
